@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/thinktank/catobot/actions"
@@ -178,7 +179,7 @@ func (l *Ledger) Pending(ctx context.Context, id string) (Pending, error) {
 // retrying when another process changed it meanwhile. change may refuse by
 // returning an error, which UpdatePending returns unchanged.
 func (l *Ledger) UpdatePending(ctx context.Context, id string, change func(*Pending) error) (Pending, error) {
-	for range 16 {
+	for attempt := range 16 {
 		old, err := l.store.Get(ctx, bucketPending, id)
 		if err != nil {
 			return Pending{}, err
@@ -200,6 +201,9 @@ func (l *Ledger) UpdatePending(ctx context.Context, id string, change func(*Pend
 		}
 		if ok {
 			return p, nil
+		}
+		if err := contentionPause(ctx, attempt); err != nil {
+			return Pending{}, fmt.Errorf("ledger: update pending %s: %w", id, err)
 		}
 	}
 	return Pending{}, fmt.Errorf("ledger: update pending %s: too much contention", id)
@@ -314,6 +318,22 @@ func (l *Ledger) History(ctx context.Context, component string, n int) ([]Entry,
 		}
 	}
 	return out, nil
+}
+
+// contentionPause waits a random time of up to 2^attempt ms (at most
+// 100ms), so that writers who lost a Swap to each other do not collide
+// again at once.
+func contentionPause(ctx context.Context, attempt int) error {
+	limit := min(time.Millisecond<<min(attempt, 7), 100*time.Millisecond)
+	d := time.Duration(rand.Int64N(int64(limit)))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 func (l *Ledger) put(ctx context.Context, bucket, key string, v any, ttl time.Duration) error {

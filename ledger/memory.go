@@ -77,7 +77,7 @@ func (m *Memory) Put(_ context.Context, bucket, key string, value []byte, ttl ti
 	return nil
 }
 
-// Swap implements Store.
+// Swap implements Store. The key keeps its expiry.
 func (m *Memory) Swap(_ context.Context, bucket, key string, old, value []byte) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -88,7 +88,9 @@ func (m *Memory) Swap(_ context.Context, bucket, key string, old, value []byte) 
 	if !bytes.Equal(v.b, old) {
 		return false, nil
 	}
-	m.set(bucket, key, value, 0)
+	// The key keeps its expiry, as in the other stores.
+	v.b = bytes.Clone(value)
+	m.buckets[bucket][key] = v
 	return true, nil
 }
 
