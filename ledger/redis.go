@@ -80,6 +80,7 @@ func RedisOptions(rawURL string) (*redis.Options, string, error) {
 	}
 
 	pw, _ := u.User.Password()
+	redacted := u.Redacted()
 	switch u.Scheme {
 	case "redis", "rediss":
 	case "valkey":
@@ -93,7 +94,6 @@ func RedisOptions(rawURL string) (*redis.Options, string, error) {
 	if u.Hostname() == "" {
 		return nil, "", errors.New("ledger.url: the url names no host")
 	}
-	redacted := u.Redacted()
 
 	opts, err := redis.ParseURL(u.String())
 	if err != nil {
