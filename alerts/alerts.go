@@ -6,6 +6,7 @@ package alerts
 
 import (
 	"context"
+	"time"
 
 	"github.com/thinktank/catobot/actions"
 )
@@ -55,6 +56,15 @@ type Event struct {
 	Alerts []Alert `json:"alerts,omitempty"`
 	// Match is the runbook rule the alerts matched, if any.
 	Match *Match `json:"match,omitempty"`
+	// AlertsError says, in plain words, why Alerts is empty or incomplete
+	// when the alert details could not be read; the event is delivered
+	// anyway.
+	AlertsError string `json:"alerts_error,omitempty"`
+	// OccurredAt is when PagerDuty says the event happened (RFC 3339), so
+	// that a late delivery can be told from a newer one.
+	OccurredAt string `json:"occurred_at,omitempty"`
+	// Source says how the event arrived: "webhook" or "poll".
+	Source string `json:"source,omitempty"`
 }
 
 // Alert is the part of an alert that rules read: a CloudWatch alarm's
@@ -74,17 +84,33 @@ type Alert struct {
 	// Resource is a resource name from custom details, e.g.
 	// "cato-cache-production".
 	Resource string `json:"resource,omitempty"`
+	// Statistic is the alarm's statistic: "p99", "Average", "Maximum".
+	Statistic string `json:"statistic,omitempty"`
+	// Unit is the metric's unit as CloudWatch names it: "Microseconds",
+	// "Percent".
+	Unit string `json:"unit,omitempty"`
+	// Op is the alarm's own comparison, ">" or "<" (or ">=", "<="), when
+	// it says one.
+	Op string `json:"op,omitempty"`
+	// State is the alarm's new state (ALARM, OK, INSUFFICIENT_DATA) when
+	// the details say one. Only ALARM, or no state at all, matches rules.
+	State string `json:"state,omitempty"`
+	// StateChangeTime is when the alarm changed state.
+	StateChangeTime time.Time `json:"state_change_time,omitzero"`
 	// Details are the raw custom details.
 	Details map[string]any `json:"details,omitempty"`
 }
 
 // Rule is one runbook trigger: a metric crossing a threshold suggests a step.
 type Rule struct {
-	Name       string            `yaml:"name" json:"name"`
-	Namespace  string            `yaml:"namespace" json:"namespace"`
-	Metric     string            `yaml:"metric" json:"metric"`
+	Name      string `yaml:"name" json:"name"`
+	Namespace string `yaml:"namespace" json:"namespace"`
+	Metric    string `yaml:"metric" json:"metric"`
+	// Dimensions must all be present on the alert with these values. A
+	// value ending in "*" matches any value that starts with the rest, so
+	// "cato-cache-production-*" matches the group's -001 and -002 members.
 	Dimensions map[string]string `yaml:"dimensions,omitempty" json:"dimensions,omitempty"`
-	// Op is ">" or "<".
+	// Op is ">", ">=", "<" or "<=".
 	Op        string  `yaml:"op" json:"op"`
 	Threshold float64 `yaml:"threshold" json:"threshold"`
 	// Scale converts the metric's unit to the threshold's, e.g. 0.001 for
@@ -99,6 +125,12 @@ type Rule struct {
 	Step string `yaml:"step" json:"step"`
 	// Escalate suggests escalating to the team as well.
 	Escalate bool `yaml:"escalate,omitempty" json:"escalate,omitempty"`
+	// Statistic, when set, limits the rule to alarms on that statistic
+	// ("p99"); alerts that name no statistic still match.
+	Statistic string `yaml:"statistic,omitempty" json:"statistic,omitempty"`
+	// Approval says the suggested step needs a second person's approval,
+	// for example because it causes downtime.
+	Approval bool `yaml:"approval,omitempty" json:"approval,omitempty"`
 }
 
 // Match is a rule matched by an alert.

@@ -1,0 +1,389 @@
+package alerts
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/thinktank/catobot/secret"
+)
+
+// WebhookIDHeader is PagerDuty's delivery id header. Deliveries are
+// deduplicated on the body's event.id instead, which the signature covers;
+// the header is the fallback for a body that has none.
+const WebhookIDHeader = "X-Webhook-Id"
+
+// Defaults for WebhookOptions.
+const (
+	DefaultMaxBody   = 1 << 20
+	DefaultQueueSize = 256
+	DefaultWorkers   = 4
+	DefaultQueueWait = time.Second
+)
+
+// WebhookOptions configure a Webhook.
+type WebhookOptions struct {
+	// Secrets are the signing secrets; a delivery signed with any of them
+	// is accepted. Give the previous and the current one while rotating.
+	Secrets []secret.String
+	// Seen records a delivery's event id and reports whether it is new
+	// (ledger.Ledger.FirstSeen with its source bound).
+	Seen SeenFunc
+	// Reader fetches a triggered incident's alerts.
+	Reader IncidentReader
+	// Sink receives the events.
+	Sink   Sink
+	Rules  []Rule
+	Logger *slog.Logger
+	// MaxBody bounds the request body in bytes; zero means 1 MiB.
+	MaxBody int64
+	// QueueSize bounds the accepted events waiting for a worker; zero
+	// means 256.
+	QueueSize int
+	// Workers is how many events are processed at once; zero means 4.
+	Workers int
+	// QueueWait is how long a delivery waits for room in a full queue
+	// before it is answered 503; zero means one second.
+	QueueWait time.Duration
+	// Retry governs the REST reads done for an event.
+	Retry Retry
+}
+
+// Webhook receives PagerDuty webhooks v3. It is an http.Handler for
+// POST /webhooks/pagerduty:
+//
+//   - The body is read up to MaxBody (413 beyond) and X-PagerDuty-Signature
+//     is checked on the raw bytes against every secret; a missing or wrong
+//     signature is answered 401 and nothing else happens.
+//   - A body that does not parse is answered 400; an event type the bot does
+//     not handle is answered 200 and dropped.
+//   - The event id is recorded with Seen; an id seen before is answered 200
+//     and dropped, so a redelivery does nothing.
+//   - A new event is queued and answered 202 at once; a worker then fetches
+//     the alerts of a triggered incident, matches the rules and hands the
+//     event to the Sink.
+//
+// No accepted event is lost: room in the queue is reserved before the id is
+// recorded, so a full queue (503), like a failing Seen (503), leaves the id
+// unrecorded and PagerDuty's retry is processed. Once recorded, the event
+// always reaches the Sink; when its alerts cannot be read after retries it
+// is delivered without them and Event.AlertsError says why. Shutdown drains
+// the queue.
+//
+// BUG(#2): an event accepted with 202 is held in memory until processed; if
+// the process dies first, its id is recorded and PagerDuty will not resend
+// it. Polling mode, or a later event on the same incident, brings the card
+// back up to date.
+type Webhook struct {
+	opts WebhookOptions
+	log  *slog.Logger
+	en   enricher
+
+	// slots holds one token per queued or running event; jobs has the
+	// same capacity, so a sender holding a slot never blocks.
+	slots chan struct{}
+	jobs  chan Event
+
+	mu     sync.RWMutex
+	closed bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+var _ http.Handler = (*Webhook)(nil)
+
+// NewWebhook returns a Webhook and starts its workers; call Shutdown to
+// stop them. It fails when no secret is configured or Seen or Sink is nil.
+func NewWebhook(opts WebhookOptions) (*Webhook, error) {
+	if !slices.ContainsFunc(opts.Secrets, func(s secret.String) bool { return !s.IsZero() }) {
+		return nil, errors.New("new pagerduty webhook: no signing secret")
+	}
+	if opts.Seen == nil || opts.Sink == nil {
+		return nil, errors.New("new pagerduty webhook: seen and sink are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = DefaultMaxBody
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = DefaultQueueSize
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = DefaultWorkers
+	}
+	if opts.QueueWait <= 0 {
+		opts.QueueWait = DefaultQueueWait
+	}
+
+	log := opts.Logger.With("intake", "webhook")
+	w := &Webhook{
+		opts:  opts,
+		log:   log,
+		en:    enricher{reader: opts.Reader, rules: opts.Rules, retry: opts.Retry, log: log},
+		slots: make(chan struct{}, opts.QueueSize),
+		jobs:  make(chan Event, opts.QueueSize),
+	}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	for range opts.Workers {
+		w.wg.Go(w.work)
+	}
+	return w, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		rw.Header().Set("Allow", http.MethodPost)
+		http.Error(rw, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	log := w.log.With("webhook_id", r.Header.Get(WebhookIDHeader), "remote_addr", r.RemoteAddr)
+
+	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, w.opts.MaxBody))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		log.Warn("webhook body too large", "max_bytes", w.opts.MaxBody)
+		http.Error(rw, "body too large", http.StatusRequestEntityTooLarge)
+		return
+	case err != nil:
+		log.Warn("read webhook body", "err", err)
+		http.Error(rw, "cannot read body", http.StatusBadRequest)
+		return
+	}
+
+	if err := VerifySignature(body, r.Header.Get(SignatureHeader), w.opts.Secrets); err != nil {
+		log.Warn("webhook refused", "err", err, "body_bytes", len(body))
+		http.Error(rw, "invalid signature", http.StatusUnauthorized)
+		return
+	}
+
+	e, err := parseWebhook(body)
+	if err != nil {
+		log.Warn("parse webhook", "err", err)
+		http.Error(rw, "malformed event", http.StatusBadRequest)
+		return
+	}
+	log = log.With("event_id", e.ID, "event_type", e.Type, "incident_id", e.Incident.ID)
+	if !handled(e.Type) {
+		log.Debug("webhook event type ignored")
+		rw.WriteHeader(http.StatusOK)
+		return
+	}
+	if e.ID == "" {
+		e.ID = r.Header.Get(WebhookIDHeader)
+	}
+	if e.ID == "" {
+		log.Warn("webhook event without id")
+		http.Error(rw, "event has no id", http.StatusBadRequest)
+		return
+	}
+
+	rw.WriteHeader(w.accept(r.Context(), log, e))
+}
+
+// accept queues e unless it was seen before and returns the HTTP status to
+// answer.
+func (w *Webhook) accept(ctx context.Context, log *slog.Logger, e Event) int {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		log.Warn("webhook refused while shutting down")
+		return http.StatusServiceUnavailable
+	}
+
+	t := time.NewTimer(w.opts.QueueWait)
+	defer t.Stop()
+	select {
+	case w.slots <- struct{}{}:
+	case <-t.C:
+		log.Warn("webhook queue full", "queue_size", w.opts.QueueSize)
+		return http.StatusServiceUnavailable
+	case <-ctx.Done():
+		return http.StatusServiceUnavailable
+	}
+
+	first, err := w.opts.Seen(ctx, e.ID)
+	switch {
+	case err != nil:
+		<-w.slots
+		log.Error("record webhook event", "err", err)
+		return http.StatusServiceUnavailable
+	case !first:
+		<-w.slots
+		log.Info("webhook event seen before")
+		return http.StatusOK
+	}
+	w.jobs <- e
+	log.Debug("webhook event accepted")
+	return http.StatusAccepted
+}
+
+func (w *Webhook) work() {
+	for e := range w.jobs {
+		w.process(w.ctx, e)
+		<-w.slots
+	}
+}
+
+func (w *Webhook) process(ctx context.Context, e Event) {
+	switch e.Type {
+	case IncidentTriggered:
+		w.en.enrich(ctx, &e)
+	case IncidentAnnotated:
+		w.en.refresh(ctx, &e)
+	}
+	w.opts.Sink.HandleEvent(ctx, e)
+}
+
+// Shutdown stops accepting deliveries (503, so PagerDuty retries them),
+// waits for the queued events to reach the Sink and stops the workers. When
+// ctx ends first, the REST reads still running are cancelled and the
+// remaining events are handed to the Sink without their alerts; Shutdown
+// then returns ctx's error.
+func (w *Webhook) Shutdown(ctx context.Context) error {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.jobs)
+	}
+	w.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		w.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		w.cancel()
+		return nil
+	case <-ctx.Done():
+		w.log.Warn("webhook shutdown cut short", "queued", len(w.jobs))
+		w.cancel()
+		<-done
+		return fmt.Errorf("shut down pagerduty webhook: %w", ctx.Err())
+	}
+}
+
+func handled(eventType string) bool {
+	switch eventType {
+	case IncidentTriggered, IncidentAcknowledged, IncidentUnacknowledged, IncidentEscalated,
+		IncidentReassigned, IncidentAnnotated, IncidentResolved:
+		return true
+	}
+	return false
+}
+
+// v3Ref is a reference object in a webhooks v3 payload.
+type v3Ref struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Summary string `json:"summary"`
+	HTMLURL string `json:"html_url"`
+}
+
+type v3Incident struct {
+	ID               string  `json:"id"`
+	HTMLURL          string  `json:"html_url"`
+	Number           int     `json:"number"`
+	Status           string  `json:"status"`
+	IncidentKey      string  `json:"incident_key"`
+	CreatedAt        string  `json:"created_at"`
+	Title            string  `json:"title"`
+	Service          *v3Ref  `json:"service"`
+	Assignees        []v3Ref `json:"assignees"`
+	EscalationPolicy *v3Ref  `json:"escalation_policy"`
+	Priority         *v3Ref  `json:"priority"`
+	Urgency          string  `json:"urgency"`
+}
+
+type v3Note struct {
+	Content  string `json:"content"`
+	Incident *v3Ref `json:"incident"`
+}
+
+// ParseWebhook parses a webhooks v3 body into an Event without checking its
+// signature; the Webhook handler checks that first. Events on resources
+// other than incidents come back with their type and id only.
+func ParseWebhook(body []byte) (Event, error) {
+	return parseWebhook(body)
+}
+
+func parseWebhook(body []byte) (Event, error) {
+	var env struct {
+		Event *struct {
+			ID           string          `json:"id"`
+			EventType    string          `json:"event_type"`
+			ResourceType string          `json:"resource_type"`
+			OccurredAt   string          `json:"occurred_at"`
+			Agent        *v3Ref          `json:"agent"`
+			Data         json.RawMessage `json:"data"`
+		} `json:"event"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return Event{}, fmt.Errorf("parse webhook: %w", err)
+	}
+	if env.Event == nil {
+		return Event{}, errors.New("parse webhook: no event object")
+	}
+	ev := env.Event
+	e := Event{ID: ev.ID, Type: ev.EventType, OccurredAt: ev.OccurredAt, Source: "webhook"}
+	if ev.Agent != nil && ev.Agent.Type == "user_reference" {
+		e.Agent = first(ev.Agent.Summary, ev.Agent.ID)
+	}
+	if !handled(e.Type) || len(ev.Data) == 0 {
+		return e, nil
+	}
+
+	if e.Type == IncidentAnnotated {
+		var n v3Note
+		if err := json.Unmarshal(ev.Data, &n); err != nil {
+			return Event{}, fmt.Errorf("parse webhook %s note: %w", e.Type, err)
+		}
+		e.Note = n.Content
+		if n.Incident != nil {
+			e.Incident = Incident{ID: n.Incident.ID, Title: n.Incident.Summary, URL: n.Incident.HTMLURL}
+		}
+		return e, nil
+	}
+
+	var in v3Incident
+	if err := json.Unmarshal(ev.Data, &in); err != nil {
+		return Event{}, fmt.Errorf("parse webhook %s incident: %w", e.Type, err)
+	}
+	e.Incident = Incident{
+		ID:          in.ID,
+		Number:      in.Number,
+		Title:       in.Title,
+		Status:      in.Status,
+		Urgency:     in.Urgency,
+		URL:         in.HTMLURL,
+		CreatedAt:   in.CreatedAt,
+		IncidentKey: in.IncidentKey,
+	}
+	if in.Service != nil {
+		e.Incident.Service, e.Incident.ServiceID = in.Service.Summary, in.Service.ID
+	}
+	if in.EscalationPolicy != nil {
+		e.Incident.Policy, e.Incident.PolicyID = in.EscalationPolicy.Summary, in.EscalationPolicy.ID
+	}
+	if in.Priority != nil {
+		e.Incident.Priority = in.Priority.Summary
+	}
+	for _, a := range in.Assignees {
+		e.Incident.Assignees = append(e.Incident.Assignees, first(a.Summary, a.ID))
+	}
+	return e, nil
+}
