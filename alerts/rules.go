@@ -73,7 +73,7 @@ func DefaultRules() []Rule {
 		sev, step string) Rule {
 		return Rule{
 			Name: name, Namespace: "Cato/RayServe", Metric: "RequestsPerReplica",
-			Dimensions: dims, Op: op, Threshold: threshold, Unit: " requests/replica",
+			Dimensions: dims, Op: op, Threshold: threshold,
 			Describe: "requests per replica", Severity: sev, Step: step,
 		}
 	}
