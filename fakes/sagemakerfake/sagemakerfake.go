@@ -102,6 +102,7 @@ type Server struct {
 	updates   map[string]*update
 	failNext  map[string]string // endpoint → reason for its next update
 	steps     int
+	manual    bool
 	faults    map[string][]Fault
 }
 
@@ -140,11 +141,16 @@ func (s *Server) Ops() []string {
 func (s *Server) Count(op string) int { return s.rec.Count(op) }
 
 // SetSteps sets how many DescribeEndpoint calls an update takes to finish.
-// With n ≤ 0 updates move only when Advance is called.
+// With n ≤ 0 DescribeEndpoint no longer moves updates: they move only when
+// Advance or Finish is called, still in the last number of steps set
+// (DefaultSteps at first).
 func (s *Server) SetSteps(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.steps = n
+	s.manual = n <= 0
+	if n > 0 {
+		s.steps = n
+	}
 }
 
 // SetEndpoint creates or replaces the named variant of an endpoint with
@@ -205,6 +211,21 @@ func (s *Server) Endpoint(name string) (Endpoint, bool) {
 	return c, true
 }
 
+// Instances returns the current instance count of the named endpoint's
+// variant, or of its first variant when variant is "", and reports whether
+// they exist. It suits scenario checks that name only the endpoint.
+func (s *Server) Instances(name, variant string) (int32, bool) {
+	e, ok := s.Endpoint(name)
+	if !ok || len(e.Variants) == 0 {
+		return 0, false
+	}
+	if variant == "" {
+		return e.Variants[0].Current, true
+	}
+	v, ok := e.Variant(variant)
+	return v.Current, ok
+}
+
 // Endpoints returns the names of all endpoints, sorted.
 func (s *Server) Endpoints() []string {
 	s.mu.Lock()
@@ -238,7 +259,7 @@ func (s *Server) FailNextUpdate(name, reason string) {
 func (s *Server) Advance(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.advance(name, max(s.steps, 1))
+	s.advance(name)
 }
 
 // Finish completes the named endpoint's update at once.
@@ -246,8 +267,8 @@ func (s *Server) Finish(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if u, ok := s.updates[name]; ok {
-		u.step = max(s.steps, 1) - 1
-		s.advance(name, max(s.steps, 1))
+		u.step = s.steps - 1
+		s.advance(name)
 	}
 }
 
@@ -337,8 +358,8 @@ func (s *Server) describe(w http.ResponseWriter, body []byte) {
 		s.notFound(w, in.EndpointName)
 		return
 	}
-	if s.steps > 0 {
-		s.advance(in.EndpointName, s.steps)
+	if !s.manual {
+		s.advance(in.EndpointName)
 	}
 
 	e := s.endpoints[in.EndpointName]
@@ -452,10 +473,11 @@ func (s *Server) newUpdate(e *Endpoint) *update {
 	return u
 }
 
-// advance moves an update one step of steps on. At the last step the
-// endpoint is InService with current = desired, or back where it started
-// when the update fails.
-func (s *Server) advance(name string, steps int) {
+// advance moves an update one step on. At the last step the endpoint is
+// InService with current = desired, or back where it started when the
+// update fails.
+func (s *Server) advance(name string) {
+	steps := s.steps
 	e, eok := s.endpoints[name]
 	u, uok := s.updates[name]
 	if !eok || !uok {

@@ -103,10 +103,21 @@ func TestManualSteps(t *testing.T) {
 	require.Equal(t, "Updating", s)
 	require.Equal(t, int32(4), cur)
 
+	f.Advance("cato-nli")
+	s, cur, _ = describe(ctx, t, c, "cato-nli")
+	require.Equal(t, "Updating", s)
+	require.Equal(t, int32(5), cur)
+
 	f.Finish("cato-nli")
 	s, cur, _ = describe(ctx, t, c, "cato-nli")
 	require.Equal(t, "InService", s)
 	require.Equal(t, int32(8), cur)
+
+	n, ok := f.Instances("cato-nli", "")
+	require.True(t, ok)
+	require.Equal(t, int32(8), n)
+	_, ok = f.Instances("cato-nli", "canary")
+	require.False(t, ok)
 }
 
 func TestErrors(t *testing.T) {
