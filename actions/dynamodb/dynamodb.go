@@ -1,0 +1,340 @@
+// Package dynamodb carries out the runbook's DynamoDB step: set a table's
+// provisioned read and write capacity (UpdateTable) and follow it with the
+// SDK's TableExists waiter until the table is ACTIVE again. A table in
+// on-demand mode scales by itself and is left alone; a table that is
+// already updating is reported, not retried; DynamoDB's limit on daily
+// decreases is explained with when the next decrease is allowed.
+package dynamodb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/thinktank/catobot/actions"
+)
+
+// API is the part of the DynamoDB client the action calls.
+type API interface {
+	ddb.DescribeTableAPIClient
+	UpdateTable(ctx context.Context, in *ddb.UpdateTableInput, optFns ...func(*ddb.Options)) (*ddb.UpdateTableOutput, error)
+}
+
+var _ API = (*ddb.Client)(nil)
+
+// Options are the action's process settings.
+type Options struct {
+	// DryRun makes Run call no mutating operation and say what it would
+	// have called.
+	DryRun bool
+	Logger *slog.Logger
+}
+
+// Action reads and changes one table's provisioned throughput. It
+// implements actions.Action and actions.Follower.
+type Action struct {
+	cfg    Config
+	api    API
+	dryRun bool
+	log    *slog.Logger
+}
+
+var (
+	_ actions.Action   = (*Action)(nil)
+	_ actions.Follower = (*Action)(nil)
+)
+
+// New returns the dynamo action for cfg's table.
+func New(cfg Config, api API, opts Options) *Action {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Action{
+		cfg:    cfg,
+		api:    api,
+		dryRun: opts.DryRun,
+		log:    log.With("action", actions.Dynamo, "table", cfg.TableName),
+	}
+}
+
+const (
+	title             = "DynamoDB"
+	active            = string(types.TableStatusActive)
+	paramRead         = "read"
+	paramWrite        = "write"
+	paramDecreases    = "decreases_today"
+	paramLastDecrease = "last_decrease"
+	usage             = "usage: scale dynamo read=N write=N (either or both, in capacity units)"
+)
+
+// Status reads the table: state, billing mode, provisioned capacity and
+// its decreases today.
+func (a *Action) Status(ctx context.Context) (actions.Status, error) {
+	t, err := a.table(ctx)
+	if err != nil {
+		return actions.Status{}, err
+	}
+	return actions.Status{
+		Component: actions.Dynamo,
+		Title:     title,
+		Target:    a.cfg.TableName,
+		State:     string(t.TableStatus),
+		Fields:    fields(t),
+	}, nil
+}
+
+func fields(t types.TableDescription) []actions.Field {
+	if onDemand(t) {
+		return []actions.Field{{Name: "billing mode", Value: "on-demand (PAY_PER_REQUEST), scales automatically"}}
+	}
+	pt := throughput(t)
+	last := "never"
+	if pt.LastDecreaseDateTime != nil {
+		last = pt.LastDecreaseDateTime.UTC().Format("2006-01-02 15:04 MST")
+	}
+	return []actions.Field{
+		{Name: "billing mode", Value: "provisioned (PROVISIONED)"},
+		{Name: "read capacity units", Value: strconv.FormatInt(aws.ToInt64(pt.ReadCapacityUnits), 10)},
+		{Name: "write capacity units", Value: strconv.FormatInt(aws.ToInt64(pt.WriteCapacityUnits), 10)},
+		{Name: "decreases today", Value: strconv.FormatInt(aws.ToInt64(pt.NumberOfDecreasesToday), 10)},
+		{Name: "last decrease", Value: last},
+	}
+}
+
+func onDemand(t types.TableDescription) bool {
+	return t.BillingModeSummary != nil && t.BillingModeSummary.BillingMode == types.BillingModePayPerRequest
+}
+
+func throughput(t types.TableDescription) types.ProvisionedThroughputDescription {
+	if t.ProvisionedThroughput == nil {
+		return types.ProvisionedThroughputDescription{}
+	}
+	return *t.ProvisionedThroughput
+}
+
+// Plan works out `scale dynamo read=N write=N`.
+func (a *Action) Plan(ctx context.Context, req actions.Request) (actions.Plan, error) {
+	if req.Verb != actions.VerbScale {
+		return actions.Plan{}, actions.Usagef("dynamo does not support %q; %s", req.Verb, usage)
+	}
+	want, err := a.parse(req.Args)
+	if err != nil {
+		return actions.Plan{}, err
+	}
+	t, err := a.table(ctx)
+	if err != nil {
+		return actions.Plan{}, err
+	}
+
+	name := a.cfg.TableName
+	if onDemand(t) {
+		return actions.Plan{}, &actions.Error{Kind: actions.KindRefused, Msg: fmt.Sprintf(
+			"%s uses on-demand capacity, which scales automatically; there is no provisioned "+
+				"throughput to set, so it is left alone", name)}
+	}
+	if t.TableStatus != types.TableStatusActive {
+		return actions.Plan{}, &actions.Error{Kind: actions.KindBusy, Msg: fmt.Sprintf(
+			"%s is %s; wait until it is ACTIVE, then try again", name, t.TableStatus)}
+	}
+	pt := throughput(t)
+	cur := map[string]int64{paramRead: aws.ToInt64(pt.ReadCapacityUnits), paramWrite: aws.ToInt64(pt.WriteCapacityUnits)}
+	return a.plan(cur, want, pt)
+}
+
+// parse reads read=N and write=N.
+func (a *Action) parse(args []string) (map[string]int64, error) {
+	want := map[string]int64{}
+	for _, arg := range args {
+		key, val, ok := strings.Cut(strings.ToLower(strings.TrimSpace(arg)), "=")
+		lim, known := map[string]actions.Limits{paramRead: a.cfg.Read, paramWrite: a.cfg.Write}[key]
+		if !ok || !known {
+			return nil, actions.Usagef("%q is not read=N or write=N; %s", arg, usage)
+		}
+		if _, dup := want[key]; dup {
+			return nil, actions.Usagef("%s is given twice; %s", key, usage)
+		}
+		n, err := strconv.ParseInt(val, 10, 64)
+		if err != nil || strings.HasPrefix(val, "+") {
+			return nil, actions.Usagef("%s=%s is not a whole number of capacity units", key, val)
+		}
+		switch {
+		case n < lim.Min:
+			return nil, actions.Usagef("%s=%d is below the lowest allowed, %d", key, n, lim.Min)
+		case n > lim.Max:
+			return nil, actions.Usagef("%s=%d is above the highest allowed, %d", key, n, lim.Max)
+		}
+		want[key] = n
+	}
+	if len(want) == 0 {
+		return nil, actions.Usagef("%s", usage)
+	}
+	return want, nil
+}
+
+func (a *Action) plan(cur, want map[string]int64, pt types.ProvisionedThroughputDescription) (actions.Plan, error) {
+	name := a.cfg.TableName
+	next := map[string]int64{paramRead: cur[paramRead], paramWrite: cur[paramWrite]}
+	var changes []actions.Change
+	var words, warnings []string
+	decrease := false
+	for _, key := range []string{paramRead, paramWrite} {
+		n, ok := want[key]
+		if !ok || n == cur[key] {
+			continue
+		}
+		next[key] = n
+		decrease = decrease || n < cur[key]
+		changes = append(changes, actions.Change{Field: key + "_capacity_units",
+			From: strconv.FormatInt(cur[key], 10), To: strconv.FormatInt(n, 10)})
+		words = append(words, fmt.Sprintf("%s %d → %d", key, cur[key], n))
+		lim := map[string]actions.Limits{paramRead: a.cfg.Read, paramWrite: a.cfg.Write}[key]
+		if beyond := lim.Beyond(cur[key], n); beyond != "" {
+			warnings = append(warnings, fmt.Sprintf("%s capacity %s.", key, beyond))
+		}
+	}
+	if len(changes) == 0 {
+		return actions.Plan{}, actions.Usagef("%s already has read=%d write=%d", name, cur[paramRead], cur[paramWrite])
+	}
+
+	params := map[string]string{
+		paramRead:      strconv.FormatInt(next[paramRead], 10),
+		paramWrite:     strconv.FormatInt(next[paramWrite], 10),
+		paramDecreases: strconv.FormatInt(aws.ToInt64(pt.NumberOfDecreasesToday), 10),
+	}
+	if pt.LastDecreaseDateTime != nil {
+		params[paramLastDecrease] = pt.LastDecreaseDateTime.UTC().Format(time.RFC3339)
+	}
+	if decrease {
+		warnings = append(warnings, decreaseWarning(params))
+	}
+	return actions.Plan{
+		Component: actions.Dynamo,
+		Verb:      actions.VerbScale,
+		Target:    name,
+		Summary:   fmt.Sprintf("%s %s: %s capacity units", title, name, strings.Join(words, ", ")),
+		Changes:   changes,
+		Params:    params,
+		Warnings:  warnings,
+	}, nil
+}
+
+func decreaseWarning(p map[string]string) string {
+	msg := fmt.Sprintf("DynamoDB allows %d decreases per table in a UTC day, then one an hour; "+
+		"this table has had %s today.", FreeDecreases, p[paramDecreases])
+	if next, ok := nextDecrease(p); ok {
+		msg += " The next decrease is allowed at " + next.Format("2006-01-02 15:04 MST") + "."
+	}
+	return msg
+}
+
+// Run calls UpdateTable with the plan's throughput, then follows the
+// table until it is ACTIVE again.
+func (a *Action) Run(ctx context.Context, p actions.Plan, progress actions.Progress) (actions.Result, error) {
+	name := a.cfg.TableName
+	if p.Target != name || p.Verb != actions.VerbScale {
+		return actions.Result{}, &actions.Error{Kind: actions.KindInternal,
+			Msg: fmt.Sprintf("the plan is for %s %q, not scale %s", p.Verb, p.Target, name)}
+	}
+	read, err1 := strconv.ParseInt(p.Params[paramRead], 10, 64)
+	write, err2 := strconv.ParseInt(p.Params[paramWrite], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return actions.Result{}, actions.Errorf(actions.KindInternal, err, "the dynamo plan is incomplete")
+	}
+	if a.dryRun {
+		return actions.Result{DryRun: true, Summary: fmt.Sprintf(
+			"dry run: would call UpdateTable on %s with ReadCapacityUnits=%d, WriteCapacityUnits=%d", name, read, write)}, nil
+	}
+
+	a.log.InfoContext(ctx, "dynamodb update started", "read", read, "write", write)
+	_, err := a.api.UpdateTable(ctx, &ddb.UpdateTableInput{
+		TableName: aws.String(name),
+		ProvisionedThroughput: &types.ProvisionedThroughput{
+			ReadCapacityUnits: aws.Int64(read), WriteCapacityUnits: aws.Int64(write),
+		},
+	})
+	if err != nil {
+		return actions.Result{}, explain(err, "UpdateTable", name, p.Params)
+	}
+	report(progress, "UpdateTable accepted; "+name+" is UPDATING")
+	return a.Follow(ctx, p, progress)
+}
+
+// Follow waits with the SDK's TableExists waiter until the table is
+// ACTIVE, reporting each change of state or capacity.
+func (a *Action) Follow(ctx context.Context, p actions.Plan, progress actions.Progress) (actions.Result, error) {
+	name := a.cfg.TableName
+	last := ""
+	w := ddb.NewTableExistsWaiter(a.api, func(o *ddb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = a.cfg.Wait.MinDelay, a.cfg.Wait.MaxDelay
+		next := o.Retryable
+		o.Retryable = func(ctx context.Context, in *ddb.DescribeTableInput, out *ddb.DescribeTableOutput,
+			err error) (bool, error) {
+			if err == nil && out != nil && out.Table != nil {
+				pt := throughput(*out.Table)
+				line := fmt.Sprintf("%s: read %d, write %d", out.Table.TableStatus,
+					aws.ToInt64(pt.ReadCapacityUnits), aws.ToInt64(pt.WriteCapacityUnits))
+				if line != last {
+					last = line
+					report(progress, line)
+				}
+			}
+			return next(ctx, in, out, err)
+		}
+	})
+	out, err := w.WaitForOutput(ctx, &ddb.DescribeTableInput{TableName: aws.String(name)}, a.cfg.Wait.Timeout)
+	if err != nil {
+		return actions.Result{}, a.waitError(ctx, err)
+	}
+
+	t := *out.Table
+	pt := throughput(t)
+	read, write := aws.ToInt64(pt.ReadCapacityUnits), aws.ToInt64(pt.WriteCapacityUnits)
+	summary := fmt.Sprintf("%s now has read=%d write=%d (%s)", name, read, write, t.TableStatus)
+	if p.Params[paramRead] != strconv.FormatInt(read, 10) || p.Params[paramWrite] != strconv.FormatInt(write, 10) {
+		summary = fmt.Sprintf("%s is %s with read=%d write=%d, not the planned read=%s write=%s",
+			name, t.TableStatus, read, write, p.Params[paramRead], p.Params[paramWrite])
+	}
+	a.log.InfoContext(ctx, "dynamodb update finished", "status", string(t.TableStatus))
+	return actions.Result{Summary: summary, Fields: fields(t)}, nil
+}
+
+func (a *Action) waitError(ctx context.Context, err error) error {
+	name := a.cfg.TableName
+	switch {
+	case ctx.Err() != nil:
+		return actions.Errorf(actions.KindUnavailable, err,
+			"stopped following %s before it was ACTIVE; the update goes on", name)
+	case errors.Is(err, context.DeadlineExceeded), strings.Contains(err.Error(), "exceeded max wait time"):
+		return actions.Errorf(actions.KindUnavailable, err,
+			"%s is still not ACTIVE after %s; the update goes on, check again later", name, a.cfg.Wait.Timeout)
+	}
+	return explain(err, "DescribeTable", name, nil)
+}
+
+func report(progress actions.Progress, line string) {
+	if progress != nil {
+		progress(line)
+	}
+}
+
+func (a *Action) table(ctx context.Context) (types.TableDescription, error) {
+	name := a.cfg.TableName
+	out, err := a.api.DescribeTable(ctx, &ddb.DescribeTableInput{TableName: aws.String(name)})
+	if err != nil {
+		return types.TableDescription{}, explain(err, "DescribeTable", name, nil)
+	}
+	if out.Table == nil {
+		return types.TableDescription{}, &actions.Error{Kind: actions.KindNotFound,
+			Msg: fmt.Sprintf("table %s does not exist", name)}
+	}
+	return *out.Table, nil
+}
