@@ -96,7 +96,8 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("limits: max must be at least 1, got %d", c.Limits.Max))
 	}
 	if c.RollbackTo < 0 || c.RollbackTo > 0 && (c.RollbackTo < c.Limits.Min || c.RollbackTo > c.Limits.Max) {
-		errs = append(errs, fmt.Errorf("rollback_to (%d) must be 0 (none) or within limits min (%d) and max (%d)",
+		errs = append(errs, fmt.Errorf(
+			"rollback_to (%d) must be 0 (none) or within limits min (%d) and max (%d)",
 			c.RollbackTo, c.Limits.Min, c.Limits.Max))
 	}
 	if c.WaitTimeout <= 0 {

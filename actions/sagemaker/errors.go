@@ -24,8 +24,8 @@ var permissionRe = regexp.MustCompile(`perform: ([A-Za-z0-9-]+:[A-Za-z0-9*]+)`)
 // (quotas, validation); it never holds credentials.
 func (a *Action) apiError(op string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return actions.Errorf(actions.KindUnavailable, err, "%s on %s was cancelled before SageMaker answered",
-			op, a.cfg.Endpoint)
+		return actions.Errorf(actions.KindUnavailable, err,
+			"%s on %s was cancelled before SageMaker answered", op, a.cfg.Endpoint)
 	}
 
 	var ae smithy.APIError
@@ -49,7 +49,8 @@ func (a *Action) apiError(op string, err error) error {
 
 	var ne net.Error
 	if errors.As(err, &ne) {
-		return actions.Errorf(actions.KindUnavailable, err, "could not reach SageMaker for %s; try again later", op)
+		return actions.Errorf(actions.KindUnavailable, err,
+			"could not reach SageMaker for %s; try again later", op)
 	}
 	if ae != nil {
 		return actions.Errorf(actions.KindInternal, err, "SageMaker refused %s on %s: %s",
@@ -81,8 +82,8 @@ func (a *Action) codeError(op string, ae smithy.APIError, err error) error {
 		return actions.Errorf(actions.KindRefused, err, "SageMaker refused the change because an account "+
 			"quota is too low: %s", plain(msg))
 	case "ResourceNotFound", "ResourceNotFoundException":
-		return actions.Errorf(actions.KindNotFound, err, "SageMaker has no endpoint named %s in this account "+
-			"and region", a.cfg.Endpoint)
+		return actions.Errorf(actions.KindNotFound, err,
+			"SageMaker has no endpoint named %s in this account and region", a.cfg.Endpoint)
 	case "ThrottlingException", "Throttling", "ThrottledException", "RequestLimitExceeded",
 		"TooManyRequestsException", "ProvisionedThroughputExceededException":
 		return actions.Errorf(actions.KindUnavailable, err, "SageMaker is throttling the bot's requests; "+

@@ -115,7 +115,8 @@ func (a *Action) Status(ctx context.Context) (actions.Status, error) {
 // last change; without it the configured rollback_to is used.
 func (a *Action) Plan(ctx context.Context, req actions.Request) (actions.Plan, error) {
 	if req.Verb != actions.VerbScale && req.Verb != actions.VerbRollback {
-		return actions.Plan{}, actions.Usagef("%s can be scaled or rolled back, not %q: use scale %s N or rollback %s",
+		return actions.Plan{}, actions.Usagef(
+			"%s can be scaled or rolled back, not %q: use scale %s N or rollback %s",
 			a.cfg.Component, req.Verb, a.cfg.Component, a.cfg.Component)
 	}
 	if len(req.Args) > 1 {
@@ -210,7 +211,11 @@ func (a *Action) Run(ctx context.Context, p actions.Plan, progress actions.Progr
 // Follow waits for an update of the variant to desired, started earlier,
 // to finish, with the same progress lines and result as Run. It only reads,
 // so it works in dry-run mode too.
-func (a *Action) Follow(ctx context.Context, p actions.Plan, progress actions.Progress) (actions.Result, error) {
+func (a *Action) Follow(
+	ctx context.Context,
+	p actions.Plan,
+	progress actions.Progress,
+) (actions.Result, error) {
 	desired, err := a.planned(p)
 	if err != nil {
 		return actions.Result{}, err
@@ -221,8 +226,8 @@ func (a *Action) Follow(ctx context.Context, p actions.Plan, progress actions.Pr
 // planned returns the desired count p asks of this action's variant.
 func (a *Action) planned(p actions.Plan) (int32, error) {
 	if p.Params[ParamEndpoint] != a.cfg.Endpoint || p.Params[ParamVariant] != a.cfg.Variant {
-		return 0, &actions.Error{Kind: actions.KindInternal, Msg: fmt.Sprintf(
-			"this step is for %s/%s, not %s", p.Params[ParamEndpoint], p.Params[ParamVariant], a.cfg.target())}
+		return 0, &actions.Error{Kind: actions.KindInternal, Msg: fmt.Sprintf("this step is for %s/%s, not %s",
+			p.Params[ParamEndpoint], p.Params[ParamVariant], a.cfg.target())}
 	}
 	n, err := strconv.ParseInt(p.Params[ParamDesired], 10, 32)
 	if err != nil || n < 0 {
@@ -238,7 +243,11 @@ func (a *Action) planned(p actions.Plan) (int32, error) {
 // backoff and timeout, and cannot disagree with what the waiter decided.
 // The waiter's LogWaitAttempts option logs only attempt numbers, not the
 // endpoint's state, so it cannot give these lines.
-func (a *Action) follow(ctx context.Context, desired int32, progress actions.Progress) (actions.Result, error) {
+func (a *Action) follow(
+	ctx context.Context,
+	desired int32,
+	progress actions.Progress,
+) (actions.Result, error) {
 	if progress == nil {
 		progress = func(string) {}
 	}
@@ -269,7 +278,8 @@ func (a *Action) follow(ctx context.Context, desired int32, progress actions.Pro
 		switch out.EndpointStatus {
 		case types.EndpointStatusInService:
 			return false, nil
-		case types.EndpointStatusFailed, types.EndpointStatusOutOfService, types.EndpointStatusUpdateRollbackFailed:
+		case types.EndpointStatusFailed, types.EndpointStatusOutOfService,
+			types.EndpointStatusUpdateRollbackFailed:
 			return false, a.notReady(out)
 		}
 		line := fmt.Sprintf("%s: %d/%d instances in service",
@@ -333,8 +343,11 @@ func (a *Action) waitError(ctx context.Context, err error, last string) error {
 }
 
 // describe reads the endpoint and this action's variant of it.
-func (a *Action) describe(ctx context.Context) (*sm.DescribeEndpointOutput, types.ProductionVariantSummary, error) {
-	out, err := a.client.DescribeEndpoint(ctx, &sm.DescribeEndpointInput{EndpointName: aws.String(a.cfg.Endpoint)})
+func (a *Action) describe(
+	ctx context.Context,
+) (*sm.DescribeEndpointOutput, types.ProductionVariantSummary, error) {
+	in := &sm.DescribeEndpointInput{EndpointName: aws.String(a.cfg.Endpoint)}
+	out, err := a.client.DescribeEndpoint(ctx, in)
 	if err != nil {
 		return nil, types.ProductionVariantSummary{}, a.apiError("DescribeEndpoint", err)
 	}
@@ -372,8 +385,10 @@ func (a *Action) ready(ep *sm.DescribeEndpointOutput) error {
 // KindRefused with SageMaker's reason.
 func (a *Action) notReady(ep *sm.DescribeEndpointOutput) error {
 	switch ep.EndpointStatus {
-	case types.EndpointStatusFailed, types.EndpointStatusOutOfService, types.EndpointStatusUpdateRollbackFailed:
-		msg := fmt.Sprintf("%s is %s and cannot be scaled until it is repaired", a.cfg.Endpoint, ep.EndpointStatus)
+	case types.EndpointStatusFailed, types.EndpointStatusOutOfService,
+		types.EndpointStatusUpdateRollbackFailed:
+		msg := fmt.Sprintf("%s is %s and cannot be scaled until it is repaired",
+			a.cfg.Endpoint, ep.EndpointStatus)
 		if r := aws.ToString(ep.FailureReason); r != "" {
 			msg += ": SageMaker says " + r
 		}
@@ -396,7 +411,10 @@ func fields(ep *sm.DescribeEndpointOutput, v types.ProductionVariantSummary) []a
 		}
 	}
 	if ep.LastModifiedTime != nil {
-		fs = append(fs, actions.Field{Name: "last modified", Value: ep.LastModifiedTime.UTC().Format(time.RFC3339)})
+		fs = append(fs, actions.Field{
+			Name:  "last modified",
+			Value: ep.LastModifiedTime.UTC().Format(time.RFC3339),
+		})
 	}
 	if r := aws.ToString(ep.FailureReason); r != "" {
 		fs = append(fs, actions.Field{Name: "failure reason", Value: r})
