@@ -19,7 +19,7 @@ const (
 	bodyMissingFrom      = `{"error":{"message":"You must specify a user's email address in the \"From\" header to perform this action","code":2016,"errors":[]}}`
 	bodyMalformedFrom    = `{"error":{"message":"Malformed \"From\" header","code":1028,"errors":[]}}`
 	bodyRequesterUnknown = `{"error":{"message":"Requester User Not Found","code":1008,"errors":[]}}`
-	bodyOffsetLimit      = `{"error":{"message":"Arguments Caused Error","code":2002,"errors":["Offset+limit exceeds maximum allowed value of 10000. Refine the search (e.g. add a date range)."]}}`
+	bodyOffsetLimit      = `{"error":{"message":"Arguments Caused Error","code":2002,"errors":["Offset+limit exceeds maximum allowed value of %d. Refine the search (e.g. add a date range)."]}}`
 	bodyRateLimited      = `{"error":{"message":"Rate Limit Exceeded","code":2020,"errors":[]}}`
 	bodyUnauthorized     = `{"error":{"message":"Authentication failed","code":2006,"errors":[]}}`
 	bodyNotFound         = `{"error":{"message":"Not Found","code":2100,"errors":[]}}`
@@ -95,7 +95,7 @@ func (s *Server) page(w http.ResponseWriter, q url.Values) (offset, limit int, o
 	maxOffset := s.maxOffset
 	s.mu.Unlock()
 	if offset+limit > maxOffset {
-		writeRaw(w, http.StatusBadRequest, bodyOffsetLimit)
+		writeRaw(w, http.StatusBadRequest, fmt.Sprintf(bodyOffsetLimit, maxOffset))
 		return 0, 0, false
 	}
 	return offset, limit, true
