@@ -116,8 +116,10 @@ func Message(err error) string {
 		return "PagerDuty refused the bot's API token; nothing was changed. Tell the bot's operators."
 	case errors.Is(err, ErrForbidden):
 		return "PagerDuty does not allow this action for you or for the bot's token."
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrInvalidID):
+	case errors.Is(err, ErrNotFound):
 		return "PagerDuty has no such incident (it may have been merged or deleted)."
+	case errors.Is(err, ErrInvalidID):
+		return "That is not a PagerDuty ID, so nothing was sent."
 	case errors.Is(err, ErrEventRejected):
 		return "PagerDuty refused the event: " + detail
 	case errors.Is(err, ErrRejected):
@@ -125,7 +127,8 @@ func Message(err error) string {
 	case errors.Is(err, ErrUnavailable):
 		return "PagerDuty is not answering right now; nothing was changed. Try again shortly."
 	case errors.Is(err, ErrNoRoutingKey):
-		return "No PagerDuty routing key is configured, so I can't open an incident. Tell the bot's operators."
+		return "No PagerDuty routing key is configured, so I can't open an incident. " +
+			"Tell the bot's operators."
 	case errors.Is(err, ErrNoServices):
 		return "No PagerDuty services are configured to watch. Tell the bot's operators."
 	case errors.Is(err, ErrTooManyIncidents):

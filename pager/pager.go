@@ -184,7 +184,11 @@ func (c *Client) OpenIncidents(ctx context.Context, since time.Time) ([]pagerdut
 }
 
 // listWindow lists open incidents created in [since, until).
-func (c *Client) listWindow(ctx context.Context, since, until time.Time, add func(pagerduty.Incident)) error {
+func (c *Client) listWindow(
+	ctx context.Context,
+	since, until time.Time,
+	add func(pagerduty.Incident),
+) error {
 	op := "list open incidents"
 	opts := pagerduty.ListIncidentsOptions{
 		Limit:      c.cfg.PageSize,
@@ -215,7 +219,11 @@ func (c *Client) listWindow(ctx context.Context, since, until time.Time, add fun
 }
 
 // splitWindow lists [since, mid) and [mid, until) separately.
-func (c *Client) splitWindow(ctx context.Context, since, until time.Time, add func(pagerduty.Incident)) error {
+func (c *Client) splitWindow(
+	ctx context.Context,
+	since, until time.Time,
+	add func(pagerduty.Incident),
+) error {
 	mid := since.Add(until.Sub(since) / 2).Truncate(time.Second)
 	if !mid.After(since) || !mid.Before(until) {
 		return fmt.Errorf("list open incidents from %s to %s: %w",
@@ -349,8 +357,9 @@ func (c *Client) Reassign(ctx context.Context, id, fromEmail, userID string) err
 	if !validID(userID) {
 		return fmt.Errorf("reassign incident %s to %q: %w", id, userID, ErrInvalidID)
 	}
-	return c.update(ctx, "reassign", id, fromEmail, incidentUpdate{Type: "incident_reference",
-		Assignments: []pagerduty.Assignee{{Assignee: pagerduty.APIObject{ID: userID, Type: "user_reference"}}}})
+	to := pagerduty.Assignee{Assignee: pagerduty.APIObject{ID: userID, Type: "user_reference"}}
+	return c.update(ctx, "reassign", id, fromEmail,
+		incidentUpdate{Type: "incident_reference", Assignments: []pagerduty.Assignee{to}})
 }
 
 // update sends PUT /incidents/{id}. go-pagerduty has no single-incident

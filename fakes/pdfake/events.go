@@ -102,8 +102,8 @@ func (s *Server) triggerLocked(rk RoutingKey, ev pagerduty.V2Event, now string) 
 		Status:             "triggered",
 		Urgency:            "high",
 		IncidentKey:        ev.DedupKey,
-		Service:            pagerduty.APIObject{ID: rk.ServiceID, Type: "service_reference", Summary: rk.Service},
-		EscalationPolicy:   pagerduty.APIObject{ID: p.ID, Type: "escalation_policy_reference", Summary: p.Name},
+		Service:            serviceRef(rk),
+		EscalationPolicy:   policyRef(p),
 		Assignments:        s.assignLocked(p, 1, now),
 		AlertCounts:        pagerduty.AlertCounts{All: 1, Triggered: 1},
 		AssignedVia:        "escalation_policy",
@@ -114,7 +114,8 @@ func (s *Server) triggerLocked(rk RoutingKey, ev pagerduty.V2Event, now string) 
 		details = m
 	}
 	s.alerts[id] = append(s.alerts[id], pagerduty.IncidentAlert{
-		APIObject: pagerduty.APIObject{ID: fmt.Sprintf("AFAKE%06d", s.seq), Type: "alert", Summary: ev.Payload.Summary},
+		APIObject: pagerduty.APIObject{ID: fmt.Sprintf("AFAKE%06d", s.seq), Type: "alert",
+			Summary: ev.Payload.Summary},
 		CreatedAt: now,
 		Status:    "triggered",
 		AlertKey:  ev.DedupKey,
@@ -126,4 +127,8 @@ func (s *Server) triggerLocked(rk RoutingKey, ev pagerduty.V2Event, now string) 
 			"severity": ev.Payload.Severity, "source_component": ev.Payload.Component,
 			"source_origin": ev.Payload.Source}},
 	})
+}
+
+func serviceRef(rk RoutingKey) pagerduty.APIObject {
+	return pagerduty.APIObject{ID: rk.ServiceID, Type: "service_reference", Summary: rk.Service}
 }

@@ -149,7 +149,8 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
 		}
 		match = append(match, inc)
 	}
-	writeJSON(w, http.StatusOK, listAnswer("incidents", window(match, offset, limit), len(match), offset, limit))
+	page := window(match, offset, limit)
+	writeJSON(w, http.StatusOK, listAnswer("incidents", page, len(match), offset, limit))
 }
 
 func parseTime(v string) (time.Time, error) {
@@ -291,7 +292,8 @@ func (s *Server) apply(id string, up update, by pagerduty.User) (pagerduty.Incid
 	case "":
 	case "acknowledged":
 		inc.Status = "acknowledged"
-		inc.Acknowledgements = append(inc.Acknowledgements, pagerduty.Acknowledgement{At: now, Acknowledger: ref})
+		ack := pagerduty.Acknowledgement{At: now, Acknowledger: ref}
+		inc.Acknowledgements = append(inc.Acknowledgements, ack)
 	case "resolved":
 		inc.Status, inc.ResolvedAt, inc.Assignments = "resolved", now, nil
 		if up.Resolution != "" {
@@ -306,14 +308,15 @@ func (s *Server) apply(id string, up update, by pagerduty.User) (pagerduty.Incid
 		if !ok {
 			return inc, http.StatusBadRequest, "Escalation Policy Not Found"
 		}
-		inc.EscalationPolicy = pagerduty.APIObject{ID: p.ID, Type: "escalation_policy_reference", Summary: p.Name}
+		inc.EscalationPolicy = policyRef(p)
 		inc.Assignments = s.assignLocked(p, 1, now)
 	}
 	if up.EscalationLevel != 0 {
 		p := s.policies[inc.EscalationPolicy.ID]
 		if int(up.EscalationLevel) > len(p.Levels) {
 			return inc, http.StatusBadRequest, fmt.Sprintf(
-				"Escalation level %d is beyond the escalation policy's last rule (%d)", up.EscalationLevel, len(p.Levels))
+				"Escalation level %d is beyond the escalation policy's last rule (%d)",
+				up.EscalationLevel, len(p.Levels))
 		}
 		inc.Assignments = s.assignLocked(p, int(up.EscalationLevel), now)
 	}
@@ -332,6 +335,10 @@ func (s *Server) apply(id string, up update, by pagerduty.User) (pagerduty.Incid
 	inc.UpdatedAt, inc.LastStatusChangeAt, inc.LastStatusChangeBy = now, now, ref
 	s.incidents[id] = &inc
 	return clone(inc), http.StatusOK, ""
+}
+
+func policyRef(p Policy) pagerduty.APIObject {
+	return pagerduty.APIObject{ID: p.ID, Type: "escalation_policy_reference", Summary: p.Name}
 }
 
 func userRef(u pagerduty.User) pagerduty.APIObject {
@@ -378,7 +385,8 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
 			Content string `json:"content"`
 		} `json:"note"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || strings.TrimSpace(body.Note.Content) == "" {
+	err := json.NewDecoder(r.Body).Decode(&body)
+	if err != nil || strings.TrimSpace(body.Note.Content) == "" {
 		writeInvalid(w, "Note content is required")
 		return
 	}
@@ -403,7 +411,8 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	var match []pagerduty.User
 	for _, u := range s.users {
-		if strings.Contains(strings.ToLower(u.Email), term) || strings.Contains(strings.ToLower(u.Name), term) {
+		email, name := strings.ToLower(u.Email), strings.ToLower(u.Name)
+		if strings.Contains(email, term) || strings.Contains(name, term) {
 			match = append(match, clone(u))
 		}
 	}
@@ -449,5 +458,6 @@ func (s *Server) listOnCalls(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, listAnswer("oncalls", window(match, offset, limit), len(match), offset, limit))
+	page := window(match, offset, limit)
+	writeJSON(w, http.StatusOK, listAnswer("oncalls", page, len(match), offset, limit))
 }
