@@ -229,7 +229,9 @@ func renderBlocks(raw json.RawMessage, names func(string) string) []string {
 				add(t)
 			}
 			for _, f := range list(b, "fields") {
-				add("  " + textOf(f))
+				for _, l := range strings.Split(textOf(f), "\n") {
+					lines = append(lines, "  "+readable(l, names))
+				}
 			}
 			if acc := obj(b, "accessory"); acc != nil {
 				if el := renderElement(acc); el != "" {

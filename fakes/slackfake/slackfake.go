@@ -250,7 +250,7 @@ func (o Options) withDefaults() Options {
 	def(&o.BotUserID, DefaultBotUserID)
 	def(&o.BotID, DefaultBotID)
 	def(&o.BotName, DefaultBotName)
-	if o.Channels == nil {
+	if len(o.Channels) == 0 {
 		o.Channels = []Channel{{ID: DefaultChannelID, Name: DefaultChannelName}}
 	}
 	if o.Users == nil {

@@ -61,6 +61,7 @@ type Envelope struct {
 
 type envelope struct {
 	wire    Envelope
+	sent    int // retry_attempt of the newest copy written
 	order   int
 	conn    int
 	sentAt  time.Time
@@ -278,6 +279,7 @@ func (s *Server) flush() {
 		c := ready[s.socket.rr%len(ready)]
 		s.socket.rr++
 		e.conn = c.id
+		e.sent = e.wire.RetryAttempt
 		now := time.Now()
 		if e.sentAt.IsZero() {
 			e.sentAt = now
@@ -348,7 +350,7 @@ func (s *Server) handleAck(c *conn, data []byte) {
 	e := s.socket.pending[msg.EnvelopeID]
 	switch {
 	case e != nil:
-		ack.Type, ack.Attempt, ack.SentAt = e.wire.Type, e.wire.RetryAttempt, e.sentAt
+		ack.Type, ack.Attempt, ack.SentAt = e.wire.Type, e.sent, e.sentAt
 		delete(s.socket.pending, msg.EnvelopeID)
 		s.socket.queue = slices.DeleteFunc(s.socket.queue, func(x *envelope) bool { return x == e })
 		s.socket.acked[msg.EnvelopeID] = e.wire.Type

@@ -368,3 +368,23 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
+
+// AddMessage puts m in the transcript as if it had been posted, such as a
+// card from a recorded payload; an empty TS gets a fresh one, an empty
+// Channel the first channel. It returns the message as stored.
+func (s *Server) AddMessage(m Message) Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.Channel == "" {
+		m.Channel = s.opts.Channels[0].ID
+	} else if id, ok := s.channelID(m.Channel); ok {
+		m.Channel = id
+	}
+	if m.TS == "" {
+		m.TS = s.nextTSLocked()
+	}
+	m.Replies, m.Rendered = nil, ""
+	stored := m
+	s.addMessageLocked(&stored)
+	return stored
+}
