@@ -1,0 +1,187 @@
+// Package app wires catobot together: configuration and environment in,
+// clients for Slack, PagerDuty, AWS and Kubernetes, the bot, the webhook
+// listener and the background work, until the context ends.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/thinktank/catobot/alerts"
+	"github.com/thinktank/catobot/bot"
+	"github.com/thinktank/catobot/config"
+	"github.com/thinktank/catobot/ledger"
+	"github.com/thinktank/catobot/pager"
+)
+
+// Options configure Run.
+type Options struct {
+	Config config.Config
+	Env    Env
+	// Listen is the HTTP address for the webhook, /healthz, /readyz and
+	// /metrics.
+	Listen string
+	DryRun bool
+	Logger *slog.Logger
+	// Started, if set, is called with the HTTP listener's address once
+	// the bot is serving.
+	Started func(addr string)
+	// Hooks observe the bot, for metrics and tests.
+	Hooks bot.Hooks
+	// PostGap spaces posts to one channel; zero keeps Slack's one a second.
+	PostGap time.Duration
+}
+
+// Run serves until ctx is done or the Slack socket cannot be kept open.
+func Run(ctx context.Context, opts Options) error {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg := opts.Config
+
+	store, err := ledger.Open(ctx, cfg.Ledger.URL, cfg.Ledger.Dir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	led := ledger.New(store, cfg.Ledger.EventTTL)
+
+	set, err := buildActions(ctx, cfg, opts.DryRun, log)
+	if err != nil {
+		return err
+	}
+
+	api := slack.New(opts.Env.SlackBotToken.Reveal(),
+		slack.OptionAppLevelToken(opts.Env.SlackAppToken.Reveal()),
+		slack.OptionAPIURL(slackAPIURL(opts.Env.SlackAPIURL)))
+	auth, err := api.AuthTestContext(ctx)
+	if err != nil {
+		return fmt.Errorf("slack: check SLACK_BOT_TOKEN with auth.test: %w", err)
+	}
+	socket := socketmode.New(api)
+
+	pd, err := newPager(cfg, opts.Env, log)
+	if err != nil {
+		return err
+	}
+
+	b := bot.New(bot.Options{
+		API:          api,
+		Socket:       socket,
+		Channel:      cfg.Slack.Channel,
+		ChannelName:  cfg.Slack.Channel,
+		BotUserID:    auth.UserID,
+		Actions:      set,
+		Limits:       limits(cfg),
+		Ledger:       led,
+		Pager:        pagerOrNil(pd),
+		PagerMessage: pager.Message,
+		OnCall:       onCall(pd),
+		Access:       cfg.Access,
+		Escalation:   cfg.Escalation,
+		DryRun:       opts.DryRun,
+		Owner:        owner(),
+		Logger:       log.With("component", "bot"),
+		Hooks:        opts.Hooks,
+		PostGap:      opts.PostGap,
+	})
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	ready := make(chan struct{})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		select {
+		case <-ready:
+			_, _ = w.Write([]byte("ready\n"))
+		default:
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+		}
+	})
+
+	var hook *alerts.Webhook
+	if len(opts.Env.WebhookSecrets) > 0 {
+		hook, err = alerts.NewWebhook(alerts.WebhookOptions{
+			Secrets: opts.Env.WebhookSecrets,
+			Seen:    func(ctx context.Context, id string) (bool, error) { return led.FirstSeen(ctx, "pagerduty", id) },
+			Reader:  readerOrNil(pd),
+			Sink:    b,
+			Rules:   cfg.Rules,
+			Logger:  log.With("component", "webhook"),
+		})
+		if err != nil {
+			return err
+		}
+		mux.Handle("POST /webhooks/pagerduty", hook)
+	} else {
+		log.Warn("webhook off", "reason", "PAGERDUTY_WEBHOOK_SECRET is not set")
+		mux.HandleFunc("POST /webhooks/pagerduty", func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "webhook secret not configured", http.StatusServiceUnavailable)
+		})
+	}
+
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", opts.Listen, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", "err", err)
+		}
+	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		if hook != nil {
+			_ = hook.Shutdown(sctx)
+		}
+	}()
+
+	if pd != nil && cfg.PagerDuty.PollInterval > 0 {
+		poller, err := alerts.NewPoller(alerts.PollerOptions{
+			Lister:   pd,
+			Reader:   pd,
+			Seen:     func(ctx context.Context, id string) (bool, error) { return led.FirstSeen(ctx, "pagerduty_poll", id) },
+			Sink:     b,
+			Rules:    cfg.Rules,
+			Interval: cfg.PagerDuty.PollInterval,
+			Logger:   log.With("component", "poller"),
+			Leader:   func() bool { return true },
+		})
+		if err != nil {
+			return err
+		}
+		go poller.Run(ctx)
+	}
+
+	go b.Resume(ctx)
+	close(ready)
+	log.Info("catobot serving", "listen", ln.Addr().String(), "channel", cfg.Slack.Channel, "components", set.Names(), "dry_run", opts.DryRun)
+	if opts.Started != nil {
+		opts.Started(ln.Addr().String())
+	}
+	return b.Run(ctx)
+}
+
+func slackAPIURL(u string) string {
+	if u == "" {
+		return slack.APIURL
+	}
+	return u
+}
+
+func owner() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}

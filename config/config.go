@@ -1,0 +1,179 @@
+// Package config loads catobot's YAML configuration. Every setting has a
+// default taken from the scaling runbook, so the bot runs with no file at
+// all; a file overrides what it names, and an unknown key or a bad value is
+// an error that names the key. Secrets never live here: they come from the
+// environment (see Env).
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/thinktank/catobot/actions"
+	"github.com/thinktank/catobot/actions/elasticache"
+	"github.com/thinktank/catobot/actions/sagemaker"
+	"github.com/thinktank/catobot/alerts"
+	"github.com/thinktank/catobot/bot"
+	"github.com/thinktank/catobot/pager"
+)
+
+// Config is catobot's whole configuration.
+type Config struct {
+	Slack      Slack          `yaml:"slack"`
+	Access     bot.Access     `yaml:"access"`
+	Escalation bot.Escalation `yaml:"escalation"`
+	PagerDuty  PagerDuty      `yaml:"pagerduty"`
+	Ledger     Ledger         `yaml:"ledger"`
+	// Rules replace the built-in runbook rules when given.
+	Rules      []alerts.Rule `yaml:"rules"`
+	Components Components    `yaml:"components"`
+}
+
+// Slack holds the Slack settings other than tokens.
+type Slack struct {
+	// Channel is where incident cards go: a name or a channel ID.
+	Channel string `yaml:"channel"`
+}
+
+// PagerDuty holds the PagerDuty settings other than the token.
+type PagerDuty struct {
+	pager.Config `yaml:",inline"`
+	// PollInterval turns on polling for open incidents, for clusters that
+	// take no inbound webhooks; zero leaves it off.
+	PollInterval time.Duration `yaml:"poll_interval"`
+}
+
+// Ledger says where durable state lives.
+type Ledger struct {
+	// URL is "file" (the default), "memory", or a valkey:// or redis://
+	// URL shared by several replicas.
+	URL string `yaml:"url"`
+	// Dir is the data directory of a file ledger.
+	Dir string `yaml:"dir"`
+	// EventTTL is how long processed event ids are remembered.
+	EventTTL time.Duration `yaml:"event_ttl"`
+}
+
+// Components configures each system the bot acts on.
+type Components struct {
+	Shadow sagemaker.Config   `yaml:"shadow"`
+	NLI    sagemaker.Config   `yaml:"nli"`
+	Cache  elasticache.Config `yaml:"cache"`
+}
+
+// Default returns the runbook's configuration.
+func Default() Config {
+	return Config{
+		Slack: Slack{Channel: "cato-oncall"},
+		Access: bot.Access{
+			ButtonTTL:   30 * time.Minute,
+			ApprovalTTL: 15 * time.Minute,
+		},
+		Escalation: bot.Escalation{Team: "consciousness-team", Email: "consciousness-team@thinktank.ai"},
+		PagerDuty:  PagerDuty{Config: pagerDefaults()},
+		Ledger:     Ledger{URL: "file", Dir: "data", EventTTL: 7 * 24 * time.Hour},
+		Rules:      alerts.DefaultRules(),
+		Components: Components{
+			Shadow: sagemaker.DefaultShadowConfig(),
+			NLI:    sagemaker.DefaultNLIConfig(),
+			Cache:  elasticache.DefaultConfig(),
+		},
+	}
+}
+
+// Load reads the YAML file at path over the defaults and validates the
+// result. An empty path returns the defaults.
+func Load(path string) (Config, error) {
+	c := Default()
+	if path == "" {
+		return c, c.Validate()
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	if err := Parse(raw, &c); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	if c.Ledger.Dir != "" && !filepath.IsAbs(c.Ledger.Dir) {
+		c.Ledger.Dir = filepath.Join(filepath.Dir(path), c.Ledger.Dir)
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes YAML onto c strictly: unknown keys are errors.
+func Parse(raw []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// Validate checks every section; errors name the YAML key.
+func (c Config) Validate() error {
+	if c.Slack.Channel == "" {
+		return errors.New("slack.channel: must name the on-call channel")
+	}
+	if c.Access.ButtonTTL < 0 {
+		return errors.New("access.button_ttl: must not be negative")
+	}
+	if c.Access.ApprovalTTL < 0 {
+		return errors.New("access.approval_ttl: must not be negative")
+	}
+	if err := c.PagerDuty.Validate(); err != nil {
+		return fmt.Errorf("pagerduty.%w", err)
+	}
+	if c.PagerDuty.PollInterval < 0 || (c.PagerDuty.PollInterval > 0 && c.PagerDuty.PollInterval < 10*time.Second) {
+		return errors.New("pagerduty.poll_interval: must be 0 (off) or at least 10s")
+	}
+	if c.PagerDuty.PollInterval > 0 && len(c.PagerDuty.Services) == 0 {
+		return errors.New("pagerduty.services: polling needs at least one service ID")
+	}
+	if err := alerts.ValidateRules(c.Rules); err != nil {
+		return fmt.Errorf("rules%w", err)
+	}
+	checks := []struct {
+		key string
+		err error
+	}{
+		{"components.shadow", c.Components.Shadow.Validate()},
+		{"components.nli", c.Components.NLI.Validate()},
+		{"components.cache", c.Components.Cache.Validate()},
+	}
+	for _, ch := range checks {
+		if ch.err != nil {
+			return fmt.Errorf("%s.%w", ch.key, ch.err)
+		}
+	}
+	return nil
+}
+
+// Limits returns each component's guardrails.
+func (c Config) Limits() map[string]actions.Limits {
+	return map[string]actions.Limits{
+		actions.Shadow: c.Components.Shadow.Limits,
+		actions.NLI:    c.Components.NLI.Limits,
+	}
+}
+
+// pagerDefaults escalates by raising the escalation level, which needs no
+// account-specific ID; naming consciousness-team's policy under
+// pagerduty.escalation_policy with escalate_mode "reassign" hands the
+// incident to that team instead.
+func pagerDefaults() pager.Config {
+	c := pager.DefaultConfig()
+	c.EscalateMode = pager.EscalateLevel
+	return c
+}

@@ -1,0 +1,246 @@
+// Package sandbox runs catobot against built-in fakes of Slack (socket mode
+// and Web API), PagerDuty, SageMaker, ElastiCache and Kubernetes on
+// loopback. The bot reaches them only through the same environment
+// variables and configuration it reads in production, so the sandbox runs
+// exactly the production code. It plays scenarios written in YAML and is
+// what `catobot demo` and the end-to-end tests use.
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/thinktank/catobot/app"
+	"github.com/thinktank/catobot/config"
+	"github.com/thinktank/catobot/fakes/kubefake"
+	"github.com/thinktank/catobot/fakes/pdfake"
+	"github.com/thinktank/catobot/fakes/sagemakerfake"
+	"github.com/thinktank/catobot/fakes/slackfake"
+	"github.com/thinktank/catobot/secret"
+)
+
+// Sandbox credentials: they open nothing outside the fakes.
+const (
+	slackAppToken = "xapp-1-SANDBOX-0000000000-sandbox"
+	slackBotToken = "xoxb-0000000000-0000000000000-sandbox"
+	pdToken       = "sandbox-pagerduty-token"
+	webhookSecret = "sandbox-webhook-secret"
+	// OnCallUser is the sandbox's on-call engineer, allowed to act.
+	OnCallUser = "U0ONCALL01"
+	// SecondUser is a second allowed person, for approvals.
+	SecondUser = "U0ALEX0001"
+)
+
+// Sandbox is a running set of fakes.
+type Sandbox struct {
+	Slack     *slackfake.Server
+	SageMaker *sagemakerfake.Server
+	Kube      *kubefake.Server
+	PagerDuty *pdfake.Server
+	dir       string
+}
+
+// Start starts every fake on loopback, seeded with st. Close stops them.
+func Start(st State) (*Sandbox, error) {
+	dir, err := os.MkdirTemp("", "catobot-sandbox-")
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	s := &Sandbox{
+		Slack:     slackfake.New(slackfake.Options{AppToken: secret.String(slackAppToken), BotToken: secret.String(slackBotToken)}),
+		SageMaker: sagemakerfake.New(),
+		Kube:      kubefake.New(kubefake.Options{}),
+		PagerDuty: pdfake.New(pdToken),
+		dir:       dir,
+	}
+	if err := s.Kube.WriteKubeconfig(filepath.Join(dir, "kubeconfig"), "cato"); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sandbox: write kubeconfig: %w", err)
+	}
+	if err := s.Seed(st); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close stops the fakes and removes the sandbox's files.
+func (s *Sandbox) Close() {
+	s.Slack.Close()
+	s.SageMaker.Close()
+	s.Kube.Close()
+	s.PagerDuty.Close()
+	_ = os.RemoveAll(s.dir)
+}
+
+// Env is the environment that points catobot at the fakes: the same
+// variables an operator sets in production.
+func (s *Sandbox) Env() map[string]string {
+	return map[string]string{
+		"SLACK_APP_TOKEN":             slackAppToken,
+		"SLACK_BOT_TOKEN":             slackBotToken,
+		"SLACK_API_URL":               s.Slack.APIURL(),
+		"PAGERDUTY_TOKEN":             pdToken,
+		"PAGERDUTY_API_URL":           s.PagerDuty.URL(),
+		"PAGERDUTY_EVENTS_URL":        s.PagerDuty.URL(),
+		"PAGERDUTY_WEBHOOK_SECRET":    webhookSecret,
+		"AWS_REGION":                  "us-east-1",
+		"AWS_ACCESS_KEY_ID":           "AKIASANDBOX000000000",
+		"AWS_SECRET_ACCESS_KEY":       "sandbox-secret-access-key",
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_CONFIG_FILE":             filepath.Join(s.dir, "aws-config-none"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(s.dir, "aws-credentials-none"),
+		"AWS_ENDPOINT_URL_SAGEMAKER":  s.SageMaker.URL(),
+		"KUBECONFIG":                  filepath.Join(s.dir, "kubeconfig"),
+	}
+}
+
+// Apply sets the environment of this process to Env. The AWS SDK and
+// client-go read it as they would in production.
+func (s *Sandbox) Apply() error {
+	for k, v := range s.Env() {
+		if err := os.Setenv(k, v); err != nil {
+			return fmt.Errorf("sandbox: set %s: %w", k, err)
+		}
+	}
+	// The sandbox must never reach a real AWS endpoint.
+	_ = os.Unsetenv("AWS_ENDPOINT_URL")
+	_ = os.Unsetenv("AWS_PROFILE")
+	return nil
+}
+
+// Config is the runbook's default configuration with what the sandbox
+// needs: a ledger in memory, the sandbox's people allowed to act, and
+// waits short enough to watch.
+func (s *Sandbox) Config() config.Config {
+	c := config.Default()
+	c.Access.Users = []string{OnCallUser, SecondUser}
+	c.Ledger.URL = "memory"
+	for _, sm := range []*struct {
+		poll, max *time.Duration
+	}{
+		{&c.Components.Shadow.PollInterval, &c.Components.Shadow.MaxPollInterval},
+		{&c.Components.NLI.PollInterval, &c.Components.NLI.MaxPollInterval},
+	} {
+		*sm.poll, *sm.max = 50*time.Millisecond, 200*time.Millisecond
+	}
+	return c
+}
+
+// Options are the app options that run the bot against this sandbox.
+func (s *Sandbox) Options(env app.Env) app.Options {
+	return app.Options{Config: s.Config(), Env: env, Listen: "127.0.0.1:0", PostGap: 20 * time.Millisecond}
+}
+
+// Seed puts st into the fakes.
+func (s *Sandbox) Seed(st State) error {
+	for _, name := range sortedKeys(st.SageMaker) {
+		e := st.SageMaker[name]
+		variant := e.Variant
+		if variant == "" {
+			variant = "primary"
+		}
+		s.SageMaker.SetEndpoint(name, variant, val(e.Instances, 1))
+	}
+	for _, key := range sortedKeys(st.Deployments) {
+		d := st.Deployments[key]
+		ns, name, err := splitKey(key)
+		if err != nil {
+			return fmt.Errorf("sandbox: deployments: %w", err)
+		}
+		r := val(d.Replicas, 1)
+		s.Kube.SetDeployment(ns, name, r, val(d.Ready, r))
+		if d.Image != "" {
+			s.Kube.SetImage(ns, name, d.Image)
+		}
+	}
+	for _, key := range sortedKeys(st.HPAs) {
+		h := st.HPAs[key]
+		ns, name, err := splitKey(key)
+		if err != nil {
+			return fmt.Errorf("sandbox: hpas: %w", err)
+		}
+		s.Kube.SetHPA(ns, name, val(h.Min, 1), val(h.Max, 10))
+	}
+	return nil
+}
+
+// Check compares the fakes with want and returns what differs, or "".
+func (s *Sandbox) Check(want State) string {
+	var diffs []string
+	for _, name := range sortedKeys(want.SageMaker) {
+		w := want.SageMaker[name]
+		e, ok := s.SageMaker.Endpoint(name)
+		if !ok {
+			diffs = append(diffs, "sagemaker "+name+": no such endpoint")
+			continue
+		}
+		variant := w.Variant
+		if variant == "" {
+			variant = "primary"
+		}
+		v, ok := e.Variant(variant)
+		if !ok {
+			diffs = append(diffs, fmt.Sprintf("sagemaker %s: no variant %s", name, variant))
+			continue
+		}
+		if w.Instances != nil && v.Current != *w.Instances {
+			diffs = append(diffs, fmt.Sprintf("sagemaker %s/%s: %d instances, want %d", name, variant, v.Current, *w.Instances))
+		}
+		if w.Status != "" && e.Status != w.Status {
+			diffs = append(diffs, fmt.Sprintf("sagemaker %s: %s, want %s", name, e.Status, w.Status))
+		}
+	}
+	for _, key := range sortedKeys(want.Deployments) {
+		w := want.Deployments[key]
+		ns, name, _ := splitKey(key)
+		d, ok := s.Kube.Deployment(ns, name)
+		if !ok {
+			diffs = append(diffs, "deployment "+key+": not found")
+			continue
+		}
+		if w.Replicas != nil && val(d.Spec.Replicas, 1) != *w.Replicas {
+			diffs = append(diffs, fmt.Sprintf("deployment %s: %d replicas, want %d", key, val(d.Spec.Replicas, 1), *w.Replicas))
+		}
+		if w.Ready != nil && d.Status.ReadyReplicas != *w.Ready {
+			diffs = append(diffs, fmt.Sprintf("deployment %s: %d ready, want %d", key, d.Status.ReadyReplicas, *w.Ready))
+		}
+	}
+	for _, key := range sortedKeys(want.HPAs) {
+		w := want.HPAs[key]
+		ns, name, _ := splitKey(key)
+		h, ok := s.Kube.HPA(ns, name)
+		if !ok {
+			diffs = append(diffs, "hpa "+key+": not found")
+			continue
+		}
+		if w.Max != nil && h.Spec.MaxReplicas != *w.Max {
+			diffs = append(diffs, fmt.Sprintf("hpa %s: max %d, want %d", key, h.Spec.MaxReplicas, *w.Max))
+		}
+		if w.Min != nil && val(h.Spec.MinReplicas, 1) != *w.Min {
+			diffs = append(diffs, fmt.Sprintf("hpa %s: min %d, want %d", key, val(h.Spec.MinReplicas, 1), *w.Min))
+		}
+	}
+	return strings.Join(diffs, "; ")
+}
+
+// seedIncident puts the incident of a webhook body into the PagerDuty fake,
+// so that buttons acting on it find it there.
+func (s *Sandbox) seedIncident(body []byte) error {
+	var doc struct {
+		Event struct {
+			Data json.RawMessage `json:"data"`
+		} `json:"event"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return fmt.Errorf("webhook body: %w", err)
+	}
+	if len(doc.Event.Data) == 0 {
+		return fmt.Errorf("webhook body has no event.data")
+	}
+	return s.PagerDuty.SeedIncidents(append(append([]byte(`{"incident":`), doc.Event.Data...), '}'))
+}

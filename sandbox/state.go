@@ -1,0 +1,60 @@
+package sandbox
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// State is what the simulated systems hold: seeded at a scenario's start,
+// and checked by its state steps. In a check, only the fields given are
+// compared.
+type State struct {
+	SageMaker   map[string]EndpointState   `yaml:"sagemaker,omitempty"`
+	Deployments map[string]DeploymentState `yaml:"deployments,omitempty"`
+	HPAs        map[string]HPAState        `yaml:"hpas,omitempty"`
+}
+
+// EndpointState is one SageMaker endpoint variant.
+type EndpointState struct {
+	Variant   string `yaml:"variant,omitempty"`
+	Instances *int32 `yaml:"instances,omitempty"`
+	Status    string `yaml:"status,omitempty"`
+}
+
+// DeploymentState is one Kubernetes deployment, keyed "namespace/name".
+type DeploymentState struct {
+	Replicas *int32 `yaml:"replicas,omitempty"`
+	Ready    *int32 `yaml:"ready,omitempty"`
+	Image    string `yaml:"image,omitempty"`
+}
+
+// HPAState is one HorizontalPodAutoscaler, keyed "namespace/name".
+type HPAState struct {
+	Min *int32 `yaml:"min,omitempty"`
+	Max *int32 `yaml:"max,omitempty"`
+}
+
+func splitKey(key string) (ns, name string, err error) {
+	ns, name, ok := strings.Cut(key, "/")
+	if !ok || ns == "" || name == "" {
+		return "", "", fmt.Errorf("%q must be namespace/name", key)
+	}
+	return ns, name, nil
+}
+
+func val(p *int32, def int32) int32 {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
