@@ -21,8 +21,11 @@
 // (SetRateLimit), answering HTTP 429 with Retry-After.
 //
 // Socket Mode: a connection gets a hello frame and a websocket ping every
-// Options.PingInterval. SlashCommand, Click, Event and SendRaw send envelopes
-// and wait for their acks; every ack is recorded in arrival order (Acks).
+// Options.PingInterval. SlashCommand, Click, Event, SendRaw and Send send
+// envelopes and wait for their acks (until the context ends); every ack is
+// recorded in arrival order (Acks), every write in Deliveries. A slash
+// command's ack payload is shown as Slack shows it (ephemeral, or in the
+// channel for response_type "in_channel").
 // Envelopes not acked when their connection drops are sent again on the next
 // connection with retry_attempt incremented and retry_reason "timeout", as
 // Slack does. Disconnect sends Slack's disconnect frames, DropConnections cuts
@@ -37,7 +40,8 @@
 // Transcript: the channels as a person reads them, with threads, updates
 // applied and ephemeral messages per user (Snapshot, Messages, Thread,
 // Ephemerals, WaitFor, WaitText), and Render prints them as stable text for
-// golden tests and the sandbox.
+// golden tests and the sandbox. AddMessage seeds a message, such as a card
+// from a recorded payload.
 //
 // The fake never logs or records the tokens it receives.
 package slackfake

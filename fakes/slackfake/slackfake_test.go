@@ -770,3 +770,48 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func TestAckTimeoutRedelivers(t *testing.T) {
+	fake := newFake(t, slackfake.Options{AckTimeout: 50 * time.Millisecond})
+	startBot(t, fake, func(sm *socketmode.Client, evt socketmode.Event) {
+		if evt.Request.RetryAttempt > 0 {
+			_ = sm.Ack(*evt.Request)
+		}
+	})
+	ack, err := fake.Event(testCtx(t), slackfake.EventArgs{User: "U0ALEX0001", Text: "hello"})
+	require.NoError(t, err)
+	require.Equal(t, 1, ack.Attempt)
+	require.Equal(t, 1, ack.Conn)
+	d := fake.Deliveries()
+	require.Len(t, d, 2)
+	require.Equal(t, slackfake.RetryReasonTimeout, d[1].Reason)
+}
+
+func TestClickEphemeralButton(t *testing.T) {
+	fake := newFake(t, slackfake.Options{})
+	urls := make(chan slack.InteractionCallback, 1)
+	b := startBot(t, fake, func(sm *socketmode.Client, evt socketmode.Event) {
+		urls <- evt.Data.(slack.InteractionCallback)
+		_ = sm.Ack(*evt.Request)
+	})
+	ctx := testCtx(t)
+	_, err := b.api.PostEphemeralContext(ctx, "cato-oncall", "U0ALEX0001", slack.MsgOptionBlocks(
+		slack.NewActionBlock("confirm",
+			slack.NewButtonBlockElement("scale_confirm", "op-7",
+				slack.NewTextBlockObject(slack.PlainTextType, "Confirm", false, false)))))
+	require.NoError(t, err)
+
+	_, err = fake.Click(ctx, slackfake.ClickArgs{User: "U0ONCALL01", Label: "Confirm"})
+	require.ErrorContains(t, err, "no message has that button", "others do not see an ephemeral message")
+	_, err = fake.Click(ctx, slackfake.ClickArgs{User: "U0ALEX0001", Label: "Confirm"})
+	require.NoError(t, err)
+	cb := <-urls
+	require.True(t, cb.Container.IsEphemeral)
+
+	_, _, err = b.api.PostMessageContext(ctx, "", slack.MsgOptionReplaceOriginal(cb.ResponseURL),
+		slack.MsgOptionText("Confirmed", false))
+	require.NoError(t, err)
+	eph := fake.Ephemerals("U0ALEX0001")
+	require.Len(t, eph, 1)
+	require.Equal(t, "Confirmed", eph[0].Rendered)
+}
