@@ -52,8 +52,15 @@ var (
 	_ actions.Follower = (*Action)(nil)
 )
 
-// New returns the dynamo action for cfg's table.
-func New(cfg Config, api API, opts Options) *Action {
+// New returns the dynamo action for cfg's table, calling DynamoDB through
+// api. It returns an error when cfg is not valid.
+func New(cfg Config, api API, opts Options) (*Action, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("dynamodb config: %w", err)
+	}
+	if api == nil {
+		return nil, errors.New("dynamodb: no client")
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -62,9 +69,16 @@ func New(cfg Config, api API, opts Options) *Action {
 		cfg:    cfg,
 		api:    api,
 		dryRun: opts.DryRun,
-		log:    log.With("action", actions.Dynamo, "table", cfg.TableName),
-	}
+		log:    log.With("component", actions.Dynamo, "table", cfg.TableName),
+	}, nil
 }
+
+// Config returns the action's configuration.
+func (a *Action) Config() Config { return a.cfg }
+
+// maxFollowFailures is how many reads in a row may fail with a retryable
+// error before following an update gives up.
+const maxFollowFailures = 5
 
 const (
 	title             = "DynamoDB"
@@ -250,8 +264,8 @@ func (a *Action) Run(ctx context.Context, p actions.Plan, progress actions.Progr
 		return actions.Result{}, actions.Errorf(actions.KindInternal, err, "the dynamo plan is incomplete")
 	}
 	if a.dryRun {
-		return actions.Result{DryRun: true, Summary: fmt.Sprintf(
-			"dry run: would call UpdateTable on %s with ReadCapacityUnits=%d, WriteCapacityUnits=%d", name, read, write)}, nil
+		return actions.Result{DryRun: true, Summary: fmt.Sprintf("dry run: would call UpdateTable(table_name=%s, "+
+			"read_capacity_units=%d, write_capacity_units=%d)", name, read, write)}, nil
 	}
 
 	a.log.InfoContext(ctx, "dynamodb update started", "read", read, "write", write)
@@ -269,15 +283,26 @@ func (a *Action) Run(ctx context.Context, p actions.Plan, progress actions.Progr
 }
 
 // Follow waits with the SDK's TableExists waiter until the table is
-// ACTIVE, reporting each change of state or capacity.
+// ACTIVE, reporting each change of state or capacity. It only reads, so it
+// works in dry-run mode too. A few failed reads in a row that are safe to
+// retry do not stop it.
 func (a *Action) Follow(ctx context.Context, p actions.Plan, progress actions.Progress) (actions.Result, error) {
 	name := a.cfg.TableName
-	last := ""
+	last, failures := "", 0
 	w := ddb.NewTableExistsWaiter(a.api, func(o *ddb.TableExistsWaiterOptions) {
-		o.MinDelay, o.MaxDelay = a.cfg.Wait.MinDelay, a.cfg.Wait.MaxDelay
+		o.MinDelay, o.MaxDelay = a.cfg.PollInterval, a.cfg.MaxPollInterval
 		next := o.Retryable
 		o.Retryable = func(ctx context.Context, in *ddb.DescribeTableInput, out *ddb.DescribeTableOutput,
 			err error) (bool, error) {
+			if err != nil && ctx.Err() == nil {
+				err = explain(err, "DescribeTable", name, nil)
+				if failures++; actions.Retryable(err) && failures < maxFollowFailures {
+					a.log.WarnContext(ctx, "reading table failed, still waiting", "err", err, "failures", failures)
+					return true, nil
+				}
+				return false, err
+			}
+			failures = 0
 			if err == nil && out != nil && out.Table != nil {
 				pt := throughput(*out.Table)
 				line := fmt.Sprintf("%s: read %d, write %d", out.Table.TableStatus,
@@ -290,32 +315,46 @@ func (a *Action) Follow(ctx context.Context, p actions.Plan, progress actions.Pr
 			return next(ctx, in, out, err)
 		}
 	})
-	out, err := w.WaitForOutput(ctx, &ddb.DescribeTableInput{TableName: aws.String(name)}, a.cfg.Wait.Timeout)
+	out, err := w.WaitForOutput(ctx, &ddb.DescribeTableInput{TableName: aws.String(name)}, a.cfg.WaitTimeout)
 	if err != nil {
-		return actions.Result{}, a.waitError(ctx, err)
+		return actions.Result{}, a.waitError(ctx, err, last)
 	}
 
 	t := *out.Table
 	pt := throughput(t)
 	read, write := aws.ToInt64(pt.ReadCapacityUnits), aws.ToInt64(pt.WriteCapacityUnits)
-	summary := fmt.Sprintf("%s now has read=%d write=%d (%s)", name, read, write, t.TableStatus)
-	if p.Params[paramRead] != strconv.FormatInt(read, 10) || p.Params[paramWrite] != strconv.FormatInt(write, 10) {
-		summary = fmt.Sprintf("%s is %s with read=%d write=%d, not the planned read=%s write=%s",
-			name, t.TableStatus, read, write, p.Params[paramRead], p.Params[paramWrite])
-	}
 	a.log.InfoContext(ctx, "dynamodb update finished", "status", string(t.TableStatus))
-	return actions.Result{Summary: summary, Fields: fields(t)}, nil
+	if p.Params[paramRead] != strconv.FormatInt(read, 10) || p.Params[paramWrite] != strconv.FormatInt(write, 10) {
+		return actions.Result{}, &actions.Error{Kind: actions.KindRefused, Msg: fmt.Sprintf(
+			"%s is %s again with read=%d write=%d, not the planned read=%s write=%s",
+			name, t.TableStatus, read, write, p.Params[paramRead], p.Params[paramWrite])}
+	}
+	return actions.Result{
+		Summary: fmt.Sprintf("%s now has read=%d write=%d (%s)", name, read, write, t.TableStatus),
+		Fields:  fields(t),
+	}, nil
 }
 
-func (a *Action) waitError(ctx context.Context, err error) error {
+// waitError explains why the waiter stopped without success. Stopping
+// early is KindBusy, not KindUnavailable: running the step again would
+// call UpdateTable again; Follow is the way on.
+func (a *Action) waitError(ctx context.Context, err error, last string) error {
 	name := a.cfg.TableName
+	var ae *actions.Error
 	switch {
+	case errors.As(err, &ae):
+		return err
 	case ctx.Err() != nil:
-		return actions.Errorf(actions.KindUnavailable, err,
-			"stopped following %s before it was ACTIVE; the update goes on", name)
+		return actions.Errorf(actions.KindBusy, err,
+			"stopped following %s before it was ACTIVE; the update goes on in DynamoDB", name)
 	case errors.Is(err, context.DeadlineExceeded), strings.Contains(err.Error(), "exceeded max wait time"):
-		return actions.Errorf(actions.KindUnavailable, err,
-			"%s is still not ACTIVE after %s; the update goes on, check again later", name, a.cfg.Wait.Timeout)
+		msg := fmt.Sprintf("%s was not ACTIVE within %s; the update goes on in DynamoDB, check it with status dynamo",
+			name, a.cfg.WaitTimeout)
+		if last != "" {
+			msg += " (last seen " + last + ")"
+		}
+		a.log.WarnContext(ctx, "table not active in time", "wait_timeout", a.cfg.WaitTimeout, "last", last)
+		return actions.Errorf(actions.KindBusy, err, "%s", msg)
 	}
 	return explain(err, "DescribeTable", name, nil)
 }

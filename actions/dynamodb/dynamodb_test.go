@@ -51,8 +51,10 @@ func setup(t *testing.T, dryRun bool, tables ...dynamodbfake.Table) env {
 		RetryMaxAttempts: 1,
 	})
 	cfg := dynamodb.DefaultConfig()
-	cfg.Wait = dynamodb.WaitConfig{MinDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond, Timeout: time.Minute}
-	return env{action: dynamodb.New(cfg, client, dynamodb.Options{DryRun: dryRun}), fake: fake}
+	cfg.PollInterval, cfg.MaxPollInterval, cfg.WaitTimeout = time.Millisecond, 2*time.Millisecond, time.Minute
+	a, err := dynamodb.New(cfg, client, dynamodb.Options{DryRun: dryRun})
+	require.NoError(t, err)
+	return env{action: a, fake: fake}
 }
 
 type lines struct {
@@ -306,8 +308,8 @@ func TestRunDryRun(t *testing.T) {
 
 	res, err := e.action.Run(ctx, p, nil)
 	require.NoError(t, err)
-	require.Equal(t, actions.Result{DryRun: true, Summary: "dry run: would call UpdateTable on " +
-		"cato-semantic-memory-production with ReadCapacityUnits=10000, WriteCapacityUnits=2500"}, res)
+	require.Equal(t, actions.Result{DryRun: true, Summary: "dry run: would call UpdateTable(" +
+		"table_name=cato-semantic-memory-production, read_capacity_units=10000, write_capacity_units=2500)"}, res)
 	require.Zero(t, e.fake.Recorder.Count("UpdateTable"))
 	tb, _ := e.fake.Table(table)
 	require.Equal(t, int64(5000), tb.Read)
@@ -401,10 +403,10 @@ func TestConfig(t *testing.T) {
 		wantErr string
 	}{
 		{file: "conf.good.yml"},
-		{file: "conf.empty_table.yml", wantErr: "table_name must be set"},
+		{file: "conf.empty_table.yml", wantErr: "table_name must not be empty"},
 		{file: "conf.read_min.yml", wantErr: "read: min must be at least 1, DynamoDB's lowest, got 0"},
 		{file: "conf.write_order.yml", wantErr: "write: max (5) must not be below min (10)"},
-		{file: "conf.wait_timeout.yml", wantErr: "wait: timeout must be positive, got 0s"},
+		{file: "conf.wait_timeout.yml", wantErr: "wait_timeout must be positive, got 0s"},
 		{file: "conf.unknown_key.yml", wantErr: "field tablename not found"},
 	}
 	require.NoError(t, dynamodb.DefaultConfig().Validate())
@@ -426,4 +428,55 @@ func TestConfig(t *testing.T) {
 			require.ErrorContains(t, err, tt.wantErr)
 		})
 	}
+}
+
+func TestFollowGivesUp(t *testing.T) {
+	e := setup(t, false)
+	ctx := context.Background()
+	p, err := e.action.Plan(ctx, actions.Request{
+		Component: actions.Dynamo, Verb: actions.VerbScale, Args: []string{"read=6000"},
+	})
+	require.NoError(t, err)
+	e.fake.SetSteps(1 << 30)
+
+	srv := httptest.NewServer(e.fake)
+	t.Cleanup(srv.Close)
+	client := ddb.NewFromConfig(aws.Config{
+		Region:           "us-east-1",
+		Credentials:      credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
+		BaseEndpoint:     aws.String(srv.URL),
+		RetryMaxAttempts: 1,
+	})
+	cfg := dynamodb.DefaultConfig()
+	cfg.PollInterval, cfg.MaxPollInterval, cfg.WaitTimeout = time.Millisecond, time.Millisecond, 20*time.Millisecond
+	a, err := dynamodb.New(cfg, client, dynamodb.Options{})
+	require.NoError(t, err)
+
+	_, err = a.Run(ctx, p, nil)
+	require.Equal(t, actions.KindBusy, actions.KindOf(err))
+	require.False(t, actions.Retryable(err))
+	// What was last seen depends on how many reads fit in the timeout.
+	require.Contains(t, actions.Explain(err), "cato-semantic-memory-production was not ACTIVE within 20ms; "+
+		"the update goes on in DynamoDB, check it with status dynamo")
+}
+
+func TestFollowToleratesAFailedRead(t *testing.T) {
+	e := setup(t, false)
+	ctx := context.Background()
+	p, err := e.action.Plan(ctx, actions.Request{
+		Component: actions.Dynamo, Verb: actions.VerbScale, Args: []string{"write=3000"},
+	})
+	require.NoError(t, err)
+	e.fake.Fail("DescribeTable", dynamodbfake.Failure{Status: 500, Code: "InternalServerError", Message: "oops", Times: 1})
+
+	res, err := e.action.Run(ctx, p, nil)
+	require.NoError(t, err)
+	require.Equal(t, "cato-semantic-memory-production now has read=5000 write=3000 (ACTIVE)", res.Summary)
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	cfg := dynamodb.DefaultConfig()
+	cfg.Read.Min = 0
+	_, err := dynamodb.New(cfg, &ddb.Client{}, dynamodb.Options{})
+	require.EqualError(t, err, "dynamodb config: read: min must be at least 1, DynamoDB's lowest, got 0")
 }

@@ -22,54 +22,55 @@ type Config struct {
 	// CheckAllowedNodeTypes makes Plan ask ListAllowedNodeTypeModifications
 	// and refuse a node type the group cannot move to.
 	CheckAllowedNodeTypes bool `yaml:"check_allowed_node_types"`
-	// Wait tunes how Run and Follow wait for the group to be available.
-	Wait WaitConfig `yaml:"wait"`
-}
-
-// WaitConfig tunes the SDK waiter that follows a change.
-type WaitConfig struct {
-	// MinDelay and MaxDelay bound the pause between two reads.
-	MinDelay time.Duration `yaml:"min_delay"`
-	MaxDelay time.Duration `yaml:"max_delay"`
-	// Timeout is how long to follow a change before giving up.
-	Timeout time.Duration `yaml:"timeout"`
+	// WaitTimeout bounds how long a step follows a change to available.
+	WaitTimeout time.Duration `yaml:"wait_timeout"`
+	// PollInterval and MaxPollInterval bound the delay between
+	// DescribeReplicationGroups calls while following a change; the SDK's
+	// waiter backs off from the first towards the second.
+	PollInterval    time.Duration `yaml:"poll_interval"`
+	MaxPollInterval time.Duration `yaml:"max_poll_interval"`
 }
 
 // DefaultConfig returns the runbook's settings: cato-cache-production, up to
-// five replicas per node group, allowed node types checked.
+// five replicas per node group, allowed node types checked. A node type
+// change takes tens of minutes, so it is followed for up to an hour.
 func DefaultConfig() Config {
 	return Config{
 		ReplicationGroupID:    "cato-cache-production",
 		Replicas:              actions.Limits{Min: 0, Max: MaxReplicas},
 		CheckAllowedNodeTypes: true,
-		Wait:                  WaitConfig{MinDelay: 15 * time.Second, MaxDelay: 2 * time.Minute, Timeout: time.Hour},
+		WaitTimeout:           time.Hour,
+		PollInterval:          15 * time.Second,
+		MaxPollInterval:       2 * time.Minute,
 	}
 }
 
 // Validate checks c; its errors name the YAML keys.
 func (c Config) Validate() error {
+	var errs []error
 	if c.ReplicationGroupID == "" {
-		return errors.New("replication_group_id must be set")
+		errs = append(errs, errors.New("replication_group_id must not be empty"))
 	}
 	if err := c.Replicas.Validate(); err != nil {
-		return fmt.Errorf("replicas: %w", err)
+		errs = append(errs, fmt.Errorf("replicas: %w", err))
+	} else if c.Replicas.Max > MaxReplicas {
+		errs = append(errs, fmt.Errorf("replicas: max must be at most %d, ElastiCache's limit, got %d",
+			MaxReplicas, c.Replicas.Max))
 	}
-	if c.Replicas.Max > MaxReplicas {
-		return fmt.Errorf("replicas: max must be at most %d, ElastiCache's limit, got %d",
-			MaxReplicas, c.Replicas.Max)
-	}
-	return c.Wait.Validate()
+	errs = append(errs, validateWait(c.WaitTimeout, c.PollInterval, c.MaxPollInterval)...)
+	return errors.Join(errs...)
 }
 
-// Validate checks w; its errors name the YAML keys under wait.
-func (w WaitConfig) Validate() error {
-	switch {
-	case w.MinDelay <= 0:
-		return fmt.Errorf("wait: min_delay must be positive, got %s", w.MinDelay)
-	case w.MaxDelay < w.MinDelay:
-		return fmt.Errorf("wait: max_delay (%s) must not be below min_delay (%s)", w.MaxDelay, w.MinDelay)
-	case w.Timeout <= 0:
-		return fmt.Errorf("wait: timeout must be positive, got %s", w.Timeout)
+func validateWait(timeout, poll, maxPoll time.Duration) []error {
+	var errs []error
+	if timeout <= 0 {
+		errs = append(errs, fmt.Errorf("wait_timeout must be positive, got %s", timeout))
 	}
-	return nil
+	if poll <= 0 {
+		errs = append(errs, fmt.Errorf("poll_interval must be positive, got %s", poll))
+	}
+	if maxPoll < poll {
+		errs = append(errs, fmt.Errorf("max_poll_interval (%s) must not be below poll_interval (%s)", maxPoll, poll))
+	}
+	return errs
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ec "github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/thinktank/catobot/actions"
 )
@@ -63,8 +62,15 @@ var (
 	_ actions.Follower = (*Action)(nil)
 )
 
-// New returns the cache action for cfg's replication group.
-func New(cfg Config, api API, opts Options) *Action {
+// New returns the cache action for cfg's replication group, calling
+// ElastiCache through api. It returns an error when cfg is not valid.
+func New(cfg Config, api API, opts Options) (*Action, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("elasticache config: %w", err)
+	}
+	if api == nil {
+		return nil, errors.New("elasticache: no client")
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -73,9 +79,16 @@ func New(cfg Config, api API, opts Options) *Action {
 		cfg:    cfg,
 		api:    api,
 		dryRun: opts.DryRun,
-		log:    log.With("action", actions.Cache, "replication_group", cfg.ReplicationGroupID),
-	}
+		log:    log.With("component", actions.Cache, "replication_group", cfg.ReplicationGroupID),
+	}, nil
 }
+
+// Config returns the action's configuration.
+func (a *Action) Config() Config { return a.cfg }
+
+// maxFollowFailures is how many reads in a row may fail with a retryable
+// error before following a change gives up.
+const maxFollowFailures = 5
 
 const (
 	title         = "ElastiCache"
@@ -313,13 +326,14 @@ func (a *Action) call(p actions.Plan) (op, call string, err error) {
 		if _, _, err := parseNodeType(nt); err != nil {
 			return "", "", err
 		}
-		return opModify, fmt.Sprintf("%s on %s with CacheNodeType=%s, ApplyImmediately=true", opModify, id, nt), nil
+		return opModify, fmt.Sprintf("%s(replication_group_id=%s, cache_node_type=%s, apply_immediately=true)",
+			opModify, id, nt), nil
 	case actions.VerbReplicas:
 		op := p.Params[paramOp]
 		if _, err := strconv.Atoi(p.Params[paramReplicas]); err != nil || (op != opIncrease && op != opDecrease) {
 			return "", "", &actions.Error{Kind: actions.KindInternal, Msg: "the replicas plan is incomplete"}
 		}
-		return op, fmt.Sprintf("%s on %s with NewReplicaCount=%s, ApplyImmediately=true",
+		return op, fmt.Sprintf("%s(replication_group_id=%s, new_replica_count=%s, apply_immediately=true)",
 			op, id, p.Params[paramReplicas]), nil
 	}
 	return "", "", &actions.Error{Kind: actions.KindInternal, Msg: fmt.Sprintf("cache cannot run %q", p.Verb)}
@@ -348,15 +362,27 @@ func (a *Action) do(ctx context.Context, p actions.Plan, op string) error {
 }
 
 // Follow waits with the SDK's ReplicationGroupAvailable waiter until the
-// group is available, reporting each change of state or node count.
+// group is available, reporting each change of state or node count. It
+// only reads, so it works in dry-run mode too. A few failed reads in a row
+// that are safe to retry do not stop it.
 func (a *Action) Follow(ctx context.Context, p actions.Plan, progress actions.Progress) (actions.Result, error) {
 	id := a.cfg.ReplicationGroupID
-	last := ""
+	last, failures := "", 0
 	w := ec.NewReplicationGroupAvailableWaiter(a.api, func(o *ec.ReplicationGroupAvailableWaiterOptions) {
-		o.MinDelay, o.MaxDelay = a.cfg.Wait.MinDelay, a.cfg.Wait.MaxDelay
+		o.MinDelay, o.MaxDelay = a.cfg.PollInterval, a.cfg.MaxPollInterval
 		next := o.Retryable
 		o.Retryable = func(ctx context.Context, in *ec.DescribeReplicationGroupsInput,
 			out *ec.DescribeReplicationGroupsOutput, err error) (bool, error) {
+			if err != nil && ctx.Err() == nil {
+				err = explain(err, "DescribeReplicationGroups", id)
+				if failures++; actions.Retryable(err) && failures < maxFollowFailures {
+					a.log.WarnContext(ctx, "reading replication group failed, still waiting",
+						"err", err, "failures", failures)
+					return true, nil
+				}
+				return false, err
+			}
+			failures = 0
 			if err == nil && out != nil && len(out.ReplicationGroups) > 0 {
 				if line := a.progressLine(ctx, p, out.ReplicationGroups[0]); line != last {
 					last = line
@@ -367,9 +393,9 @@ func (a *Action) Follow(ctx context.Context, p actions.Plan, progress actions.Pr
 		}
 	})
 	out, err := w.WaitForOutput(ctx, &ec.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String(id)},
-		a.cfg.Wait.Timeout)
+		a.cfg.WaitTimeout)
 	if err != nil {
-		return actions.Result{}, a.waitError(ctx, err)
+		return actions.Result{}, a.waitError(ctx, err, last)
 	}
 	if len(out.ReplicationGroups) == 0 {
 		return actions.Result{}, &actions.Error{Kind: actions.KindNotFound,
@@ -377,23 +403,36 @@ func (a *Action) Follow(ctx context.Context, p actions.Plan, progress actions.Pr
 	}
 
 	g := out.ReplicationGroups[0]
-	clusters, _ := a.clusters(ctx)
 	a.log.InfoContext(ctx, "elasticache change finished", "status", aws.ToString(g.Status))
+	if nt, want := aws.ToString(g.CacheNodeType), p.Params[paramNodeType]; p.Verb == actions.VerbScale && nt != want {
+		return actions.Result{}, &actions.Error{Kind: actions.KindRefused, Msg: fmt.Sprintf(
+			"%s is %s again but still runs %s, not %s; ElastiCache did not apply the change",
+			id, aws.ToString(g.Status), nt, want)}
+	}
+	clusters, _ := a.clusters(ctx)
 	return actions.Result{Summary: resultSummary(p, g), Fields: fields(g, clusters)}, nil
 }
 
-func (a *Action) waitError(ctx context.Context, err error) error {
+// waitError explains why the waiter stopped without success. Stopping
+// early is KindBusy, not KindUnavailable: running the step again would
+// call the mutating operation again; Follow is the way on.
+func (a *Action) waitError(ctx context.Context, err error, last string) error {
 	id := a.cfg.ReplicationGroupID
-	var api smithy.APIError
+	var ae *actions.Error
 	switch {
+	case errors.As(err, &ae):
+		return err
 	case ctx.Err() != nil:
-		return actions.Errorf(actions.KindUnavailable, err,
-			"stopped following %s before it was available; the change goes on", id)
+		return actions.Errorf(actions.KindBusy, err,
+			"stopped following %s before it was available; the change goes on in ElastiCache", id)
 	case errors.Is(err, context.DeadlineExceeded), strings.Contains(err.Error(), "exceeded max wait time"):
-		return actions.Errorf(actions.KindUnavailable, err,
-			"%s is still not available after %s; the change goes on, check again later", id, a.cfg.Wait.Timeout)
-	case errors.As(err, &api):
-		return explain(err, "DescribeReplicationGroups", id)
+		msg := fmt.Sprintf("%s was not available within %s; the change goes on in ElastiCache, "+
+			"check it with status cache", id, a.cfg.WaitTimeout)
+		if last != "" {
+			msg += " (last seen " + last + ")"
+		}
+		a.log.WarnContext(ctx, "replication group not available in time", "wait_timeout", a.cfg.WaitTimeout, "last", last)
+		return actions.Errorf(actions.KindBusy, err, "%s", msg)
 	case strings.Contains(err.Error(), "Failure"):
 		return actions.Errorf(actions.KindRefused, err, "%s was deleted while the change ran", id)
 	}
@@ -403,11 +442,7 @@ func (a *Action) waitError(ctx context.Context, err error) error {
 func resultSummary(p actions.Plan, g types.ReplicationGroup) string {
 	id, state := aws.ToString(g.ReplicationGroupId), aws.ToString(g.Status)
 	if p.Verb == actions.VerbScale {
-		nt, want := aws.ToString(g.CacheNodeType), p.Params[paramNodeType]
-		if nt != want {
-			return fmt.Sprintf("%s is %s but still runs %s, not %s; the change did not take", id, state, nt, want)
-		}
-		return fmt.Sprintf("%s now runs %s (%s)", id, nt, state)
+		return fmt.Sprintf("%s now runs %s (%s)", id, aws.ToString(g.CacheNodeType), state)
 	}
 	lo, hi := replicaCounts(g)
 	return fmt.Sprintf("%s now has %s replicas per node group (%s)", id, countRange(lo, hi), state)

@@ -50,8 +50,10 @@ func setup(t *testing.T, dryRun bool, groups ...elasticachefake.Group) env {
 		HTTPClient:       srv.Client(),
 	})
 	cfg := elasticache.DefaultConfig()
-	cfg.Wait = elasticache.WaitConfig{MinDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond, Timeout: time.Minute}
-	return env{action: elasticache.New(cfg, client, elasticache.Options{DryRun: dryRun}), fake: fake}
+	cfg.PollInterval, cfg.MaxPollInterval, cfg.WaitTimeout = time.Millisecond, 2*time.Millisecond, time.Minute
+	a, err := elasticache.New(cfg, client, elasticache.Options{DryRun: dryRun})
+	require.NoError(t, err)
+	return env{action: a, fake: fake}
 }
 
 // lines collects progress lines.
@@ -418,14 +420,14 @@ func TestRunDryRun(t *testing.T) {
 		{
 			name: "scale",
 			req:  actions.Request{Component: actions.Cache, Verb: actions.VerbScale, Args: []string{"cache.r7g.2xlarge"}},
-			want: "dry run: would call ModifyReplicationGroup on cato-cache-production with " +
-				"CacheNodeType=cache.r7g.2xlarge, ApplyImmediately=true",
+			want: "dry run: would call ModifyReplicationGroup(replication_group_id=cato-cache-production, " +
+				"cache_node_type=cache.r7g.2xlarge, apply_immediately=true)",
 		},
 		{
 			name: "replicas",
 			req:  actions.Request{Component: actions.Cache, Verb: actions.VerbReplicas, Args: []string{"5"}},
-			want: "dry run: would call IncreaseReplicaCount on cato-cache-production with " +
-				"NewReplicaCount=5, ApplyImmediately=true",
+			want: "dry run: would call IncreaseReplicaCount(replication_group_id=cato-cache-production, " +
+				"new_replica_count=5, apply_immediately=true)",
 		},
 	}
 	for _, tt := range tests {
@@ -553,12 +555,15 @@ func TestFollowGivesUp(t *testing.T) {
 	e.fake.SetSteps(1 << 30)
 
 	cfg := elasticache.DefaultConfig()
-	cfg.Wait = elasticache.WaitConfig{MinDelay: time.Millisecond, MaxDelay: time.Millisecond, Timeout: 20 * time.Millisecond}
-	a := elasticache.New(cfg, clientFor(t, e), elasticache.Options{})
+	cfg.PollInterval, cfg.MaxPollInterval, cfg.WaitTimeout = time.Millisecond, time.Millisecond, 20*time.Millisecond
+	a, err := elasticache.New(cfg, clientFor(t, e), elasticache.Options{})
+	require.NoError(t, err)
 	_, err = a.Run(ctx, p, nil)
-	require.Equal(t, actions.KindUnavailable, actions.KindOf(err))
-	require.Equal(t, "cato-cache-production is still not available after 20ms; the change goes on, check again later",
-		actions.Explain(err))
+	require.Equal(t, actions.KindBusy, actions.KindOf(err))
+	require.False(t, actions.Retryable(err))
+	// What was last seen depends on how many reads fit in the timeout.
+	require.True(t, strings.HasPrefix(actions.Explain(err), "cato-cache-production was not available within 20ms; "+
+		"the change goes on in ElastiCache, check it with status cache"), actions.Explain(err))
 }
 
 // clientFor returns a second client on e's fake.
@@ -580,11 +585,11 @@ func TestConfig(t *testing.T) {
 		wantErr string
 	}{
 		{file: "conf.good.yml"},
-		{file: "conf.empty_id.yml", wantErr: "replication_group_id must be set"},
+		{file: "conf.empty_id.yml", wantErr: "replication_group_id must not be empty"},
 		{file: "conf.replicas_max.yml", wantErr: "replicas: max must be at most 5, ElastiCache's limit, got 6"},
 		{file: "conf.replicas_order.yml", wantErr: "replicas: max (2) must not be below min (3)"},
-		{file: "conf.wait_min_delay.yml", wantErr: "wait: min_delay must be positive, got 0s"},
-		{file: "conf.wait_max_delay.yml", wantErr: "wait: max_delay (10s) must not be below min_delay (1m0s)"},
+		{file: "conf.poll_interval.yml", wantErr: "poll_interval must be positive, got 0s"},
+		{file: "conf.max_poll_interval.yml", wantErr: "max_poll_interval (10s) must not be below poll_interval (1m0s)"},
 		{file: "conf.unknown_key.yml", wantErr: "field replication_grup_id not found"},
 	}
 	require.NoError(t, elasticache.DefaultConfig().Validate())
@@ -606,4 +611,23 @@ func TestConfig(t *testing.T) {
 			require.ErrorContains(t, err, tt.wantErr)
 		})
 	}
+}
+
+func TestFollowToleratesAFailedRead(t *testing.T) {
+	e := setup(t, false)
+	ctx := context.Background()
+	p, err := e.action.Plan(ctx, actions.Request{Component: actions.Cache, Verb: actions.VerbScale, Args: []string{"next"}})
+	require.NoError(t, err)
+	e.fake.Fail("DescribeReplicationGroups", elasticachefake.Failure{Code: "Throttling", Message: "Rate exceeded", Times: 1})
+
+	res, err := e.action.Run(ctx, p, nil)
+	require.NoError(t, err)
+	require.Equal(t, "cato-cache-production now runs cache.r7g.2xlarge (available)", res.Summary)
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	cfg := elasticache.DefaultConfig()
+	cfg.ReplicationGroupID = ""
+	_, err := elasticache.New(cfg, &ec.Client{}, elasticache.Options{})
+	require.EqualError(t, err, "elasticache config: replication_group_id must not be empty")
 }

@@ -1,6 +1,7 @@
 package opensearch
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/thinktank/catobot/actions"
@@ -34,16 +35,17 @@ func DefaultConfig() Config {
 
 // Validate checks c; its errors name the YAML keys.
 func (c Config) Validate() error {
+	var errs []error
 	for _, l := range []struct {
 		key string
 		lim actions.Limits
 	}{{"indexing", c.Indexing}, {"search", c.Search}} {
 		if err := l.lim.Validate(); err != nil {
-			return fmt.Errorf("%s: %w", l.key, err)
-		}
-		if l.lim.Min < MinCapacityOCU {
-			return fmt.Errorf("%s: min must be at least %d, the API's lowest, got %d", l.key, MinCapacityOCU, l.lim.Min)
+			errs = append(errs, fmt.Errorf("%s: %w", l.key, err))
+		} else if l.lim.Min < MinCapacityOCU {
+			errs = append(errs, fmt.Errorf("%s: min must be at least %d, the API's lowest, got %d",
+				l.key, MinCapacityOCU, l.lim.Min))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }

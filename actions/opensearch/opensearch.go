@@ -64,14 +64,24 @@ type Action struct {
 
 var _ actions.Action = (*Action)(nil)
 
-// New returns the opensearch action.
-func New(cfg Config, api API, opts Options) *Action {
+// New returns the opensearch action, calling OpenSearch Serverless through
+// api. It returns an error when cfg is not valid.
+func New(cfg Config, api API, opts Options) (*Action, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("opensearch config: %w", err)
+	}
+	if api == nil {
+		return nil, errors.New("opensearch: no client")
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Action{cfg: cfg, api: api, dryRun: opts.DryRun, log: log.With("action", actions.OpenSearch)}
+	return &Action{cfg: cfg, api: api, dryRun: opts.DryRun, log: log.With("component", actions.OpenSearch)}, nil
 }
+
+// Config returns the action's configuration.
+func (a *Action) Config() Config { return a.cfg }
 
 const (
 	title         = "OpenSearch Serverless"
@@ -248,15 +258,15 @@ func (a *Action) Run(ctx context.Context, p actions.Plan, progress actions.Progr
 		}
 		if key == paramIndexing {
 			cl.MaxIndexingCapacityInOCU = aws.Int32(int32(n))
-			words = append(words, "MaxIndexingCapacityInOCU="+s)
+			words = append(words, "max_indexing_capacity_in_ocu="+s)
 		} else {
 			cl.MaxSearchCapacityInOCU = aws.Int32(int32(n))
-			words = append(words, "MaxSearchCapacityInOCU="+s)
+			words = append(words, "max_search_capacity_in_ocu="+s)
 		}
 	}
 	if a.dryRun {
 		return actions.Result{DryRun: true,
-			Summary: "dry run: would call UpdateAccountSettings with " + strings.Join(words, ", ")}, nil
+			Summary: "dry run: would call UpdateAccountSettings(" + strings.Join(words, ", ") + ")"}, nil
 	}
 
 	a.log.InfoContext(ctx, "opensearch limits update started", "params", p.Params)

@@ -44,10 +44,9 @@ func setup(t *testing.T, dryRun bool) env {
 		BaseEndpoint:     aws.String(srv.URL),
 		RetryMaxAttempts: 1,
 	})
-	return env{
-		action: opensearch.New(opensearch.DefaultConfig(), client, opensearch.Options{DryRun: dryRun}),
-		fake:   fake,
-	}
+	a, err := opensearch.New(opensearch.DefaultConfig(), client, opensearch.Options{DryRun: dryRun})
+	require.NoError(t, err)
+	return env{action: a, fake: fake}
 }
 
 func TestStatus(t *testing.T) {
@@ -216,8 +215,8 @@ func TestRunDryRun(t *testing.T) {
 
 	res, err := e.action.Run(ctx, p, nil)
 	require.NoError(t, err)
-	require.Equal(t, actions.Result{DryRun: true, Summary: "dry run: would call UpdateAccountSettings with " +
-		"MaxIndexingCapacityInOCU=20, MaxSearchCapacityInOCU=20"}, res)
+	require.Equal(t, actions.Result{DryRun: true, Summary: "dry run: would call UpdateAccountSettings(" +
+		"max_indexing_capacity_in_ocu=20, max_search_capacity_in_ocu=20)"}, res)
 	require.Zero(t, e.fake.Recorder.Count("UpdateAccountSettings"))
 }
 
@@ -309,4 +308,11 @@ func TestConfig(t *testing.T) {
 			require.ErrorContains(t, err, tt.wantErr)
 		})
 	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	cfg := opensearch.DefaultConfig()
+	cfg.Search.Min = 1
+	_, err := opensearch.New(cfg, &oss.Client{}, opensearch.Options{})
+	require.EqualError(t, err, "opensearch config: search: min must be at least 2, the API's lowest, got 1")
 }
