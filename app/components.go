@@ -35,8 +35,12 @@ func buildActions(ctx context.Context, cfg config.Config, dryRun bool, log *slog
 		set[c.Component] = a
 	}
 
-	set[actions.Cache] = elasticache.New(cfg.Components.Cache, ec.NewFromConfig(awsCfg),
+	cache, err := elasticache.New(cfg.Components.Cache, ec.NewFromConfig(awsCfg),
 		elasticache.Options{DryRun: dryRun, Logger: log.With("component", actions.Cache)})
+	if err != nil {
+		return nil, fmt.Errorf("components.cache: %w", err)
+	}
+	set[actions.Cache] = cache
 	return set, nil
 }
 

@@ -292,7 +292,11 @@ func (b *Bot) execute(ctx context.Context, p ledger.Pending, clicker string, log
 	if b.opts.DryRun {
 		started += " (dry run: nothing will change)"
 	}
-	if ts, err := b.post.post(ctx, p.Channel, message{Text: started, Blocks: sections(started), ThreadTS: p.ThreadTS}); err == nil {
+	if _, err := b.post.post(ctx, p.Channel, message{Text: started, Blocks: sections(started), ThreadTS: p.ThreadTS}); err != nil {
+		log.Warn("start post failed", "err", err)
+	}
+	working := fmt.Sprintf(":hourglass_flowing_sand: *%s*: working…", escape(p.Plan.Summary))
+	if ts, err := b.post.post(ctx, p.Channel, message{Text: working, Blocks: sections(working), ThreadTS: p.ThreadTS}); err == nil {
 		e.ProgressTS = ts
 		_ = b.opts.Ledger.SaveExecution(ctx, e)
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/thinktank/catobot/app"
@@ -42,7 +43,13 @@ type Sandbox struct {
 	Kube      *kubefake.Server
 	PagerDuty *pdfake.Server
 	dir       string
+
+	onAck atomic.Pointer[func(slackfake.Ack)]
 }
+
+// OnAck sets a function called for every socket-mode ack as it arrives,
+// so tests can order acks against other systems' calls.
+func (s *Sandbox) OnAck(f func(slackfake.Ack)) { s.onAck.Store(&f) }
 
 // Start starts every fake on loopback, seeded with st. Close stops them.
 func Start(st State) (*Sandbox, error) {
@@ -50,13 +57,19 @@ func Start(st State) (*Sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	s := &Sandbox{
-		Slack:     slackfake.New(slackfake.Options{AppToken: secret.String(slackAppToken), BotToken: secret.String(slackBotToken)}),
-		SageMaker: sagemakerfake.New(),
-		Kube:      kubefake.New(kubefake.Options{}),
-		PagerDuty: pdfake.New(pdToken),
-		dir:       dir,
-	}
+	s := &Sandbox{dir: dir}
+	s.Slack = slackfake.New(slackfake.Options{
+		AppToken: secret.String(slackAppToken),
+		BotToken: secret.String(slackBotToken),
+		OnAck: func(a slackfake.Ack) {
+			if f := s.onAck.Load(); f != nil {
+				(*f)(a)
+			}
+		},
+	})
+	s.SageMaker = sagemakerfake.New()
+	s.Kube = kubefake.New(kubefake.Options{})
+	s.PagerDuty = pdfake.New(pdToken)
 	if err := s.Kube.WriteKubeconfig(filepath.Join(dir, "kubeconfig"), "cato"); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sandbox: write kubeconfig: %w", err)
