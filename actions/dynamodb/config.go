@@ -55,7 +55,8 @@ func (c Config) Validate() error {
 		if err := l.lim.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", l.key, err))
 		} else if l.lim.Min < 1 {
-			errs = append(errs, fmt.Errorf("%s: min must be at least 1, DynamoDB's lowest, got %d", l.key, l.lim.Min))
+			errs = append(errs, fmt.Errorf("%s: min must be at least 1, DynamoDB's lowest, got %d",
+				l.key, l.lim.Min))
 		}
 	}
 	if c.WaitTimeout <= 0 {

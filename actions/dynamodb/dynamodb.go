@@ -25,7 +25,11 @@ import (
 // API is the part of the DynamoDB client the action calls.
 type API interface {
 	ddb.DescribeTableAPIClient
-	UpdateTable(ctx context.Context, in *ddb.UpdateTableInput, optFns ...func(*ddb.Options)) (*ddb.UpdateTableOutput, error)
+	UpdateTable(
+		ctx context.Context,
+		in *ddb.UpdateTableInput,
+		optFns ...func(*ddb.Options),
+	) (*ddb.UpdateTableOutput, error)
 }
 
 var _ API = (*ddb.Client)(nil)
@@ -108,24 +112,27 @@ func (a *Action) Status(ctx context.Context) (actions.Status, error) {
 
 func fields(t types.TableDescription) []actions.Field {
 	if onDemand(t) {
-		return []actions.Field{{Name: "billing mode", Value: "on-demand (PAY_PER_REQUEST), scales automatically"}}
+		return []actions.Field{{Name: "billing mode",
+			Value: "on-demand (PAY_PER_REQUEST), scales automatically"}}
 	}
 	pt := throughput(t)
 	last := "never"
 	if pt.LastDecreaseDateTime != nil {
 		last = pt.LastDecreaseDateTime.UTC().Format("2006-01-02 15:04 MST")
 	}
+	itoa := func(n *int64) string { return strconv.FormatInt(aws.ToInt64(n), 10) }
 	return []actions.Field{
 		{Name: "billing mode", Value: "provisioned (PROVISIONED)"},
-		{Name: "read capacity units", Value: strconv.FormatInt(aws.ToInt64(pt.ReadCapacityUnits), 10)},
-		{Name: "write capacity units", Value: strconv.FormatInt(aws.ToInt64(pt.WriteCapacityUnits), 10)},
-		{Name: "decreases today", Value: strconv.FormatInt(aws.ToInt64(pt.NumberOfDecreasesToday), 10)},
+		{Name: "read capacity units", Value: itoa(pt.ReadCapacityUnits)},
+		{Name: "write capacity units", Value: itoa(pt.WriteCapacityUnits)},
+		{Name: "decreases today", Value: itoa(pt.NumberOfDecreasesToday)},
 		{Name: "last decrease", Value: last},
 	}
 }
 
 func onDemand(t types.TableDescription) bool {
-	return t.BillingModeSummary != nil && t.BillingModeSummary.BillingMode == types.BillingModePayPerRequest
+	s := t.BillingModeSummary
+	return s != nil && s.BillingMode == types.BillingModePayPerRequest
 }
 
 func throughput(t types.TableDescription) types.ProvisionedThroughputDescription {
@@ -160,7 +167,10 @@ func (a *Action) Plan(ctx context.Context, req actions.Request) (actions.Plan, e
 			"%s is %s; wait until it is ACTIVE, then try again", name, t.TableStatus)}
 	}
 	pt := throughput(t)
-	cur := map[string]int64{paramRead: aws.ToInt64(pt.ReadCapacityUnits), paramWrite: aws.ToInt64(pt.WriteCapacityUnits)}
+	cur := map[string]int64{
+		paramRead:  aws.ToInt64(pt.ReadCapacityUnits),
+		paramWrite: aws.ToInt64(pt.WriteCapacityUnits),
+	}
 	return a.plan(cur, want, pt)
 }
 
@@ -194,7 +204,10 @@ func (a *Action) parse(args []string) (map[string]int64, error) {
 	return want, nil
 }
 
-func (a *Action) plan(cur, want map[string]int64, pt types.ProvisionedThroughputDescription) (actions.Plan, error) {
+func (a *Action) plan(
+	cur, want map[string]int64,
+	pt types.ProvisionedThroughputDescription,
+) (actions.Plan, error) {
 	name := a.cfg.TableName
 	next := map[string]int64{paramRead: cur[paramRead], paramWrite: cur[paramWrite]}
 	var changes []actions.Change
@@ -216,7 +229,8 @@ func (a *Action) plan(cur, want map[string]int64, pt types.ProvisionedThroughput
 		}
 	}
 	if len(changes) == 0 {
-		return actions.Plan{}, actions.Usagef("%s already has read=%d write=%d", name, cur[paramRead], cur[paramWrite])
+		return actions.Plan{}, actions.Usagef("%s already has read=%d write=%d",
+			name, cur[paramRead], cur[paramWrite])
 	}
 
 	params := map[string]string{
@@ -252,7 +266,11 @@ func decreaseWarning(p map[string]string) string {
 
 // Run calls UpdateTable with the plan's throughput, then follows the
 // table until it is ACTIVE again.
-func (a *Action) Run(ctx context.Context, p actions.Plan, progress actions.Progress) (actions.Result, error) {
+func (a *Action) Run(
+	ctx context.Context,
+	p actions.Plan,
+	progress actions.Progress,
+) (actions.Result, error) {
 	name := a.cfg.TableName
 	if p.Target != name || p.Verb != actions.VerbScale {
 		return actions.Result{}, &actions.Error{Kind: actions.KindInternal,
@@ -261,11 +279,13 @@ func (a *Action) Run(ctx context.Context, p actions.Plan, progress actions.Progr
 	read, err1 := strconv.ParseInt(p.Params[paramRead], 10, 64)
 	write, err2 := strconv.ParseInt(p.Params[paramWrite], 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return actions.Result{}, actions.Errorf(actions.KindInternal, err, "the dynamo plan is incomplete")
+		return actions.Result{}, actions.Errorf(actions.KindInternal, err,
+			"the dynamo plan is incomplete")
 	}
 	if a.dryRun {
-		return actions.Result{DryRun: true, Summary: fmt.Sprintf("dry run: would call UpdateTable(table_name=%s, "+
-			"read_capacity_units=%d, write_capacity_units=%d)", name, read, write)}, nil
+		return actions.Result{DryRun: true, Summary: fmt.Sprintf(
+			"dry run: would call UpdateTable(table_name=%s, read_capacity_units=%d, "+
+				"write_capacity_units=%d)", name, read, write)}, nil
 	}
 
 	a.log.InfoContext(ctx, "dynamodb update started", "read", read, "write", write)
@@ -286,18 +306,23 @@ func (a *Action) Run(ctx context.Context, p actions.Plan, progress actions.Progr
 // ACTIVE, reporting each change of state or capacity. It only reads, so it
 // works in dry-run mode too. A few failed reads in a row that are safe to
 // retry do not stop it.
-func (a *Action) Follow(ctx context.Context, p actions.Plan, progress actions.Progress) (actions.Result, error) {
+func (a *Action) Follow(
+	ctx context.Context,
+	p actions.Plan,
+	progress actions.Progress,
+) (actions.Result, error) {
 	name := a.cfg.TableName
 	last, failures := "", 0
 	w := ddb.NewTableExistsWaiter(a.api, func(o *ddb.TableExistsWaiterOptions) {
 		o.MinDelay, o.MaxDelay = a.cfg.PollInterval, a.cfg.MaxPollInterval
 		next := o.Retryable
-		o.Retryable = func(ctx context.Context, in *ddb.DescribeTableInput, out *ddb.DescribeTableOutput,
-			err error) (bool, error) {
+		o.Retryable = func(ctx context.Context, in *ddb.DescribeTableInput,
+			out *ddb.DescribeTableOutput, err error) (bool, error) {
 			if err != nil && ctx.Err() == nil {
 				err = explain(err, "DescribeTable", name, nil)
 				if failures++; actions.Retryable(err) && failures < maxFollowFailures {
-					a.log.WarnContext(ctx, "reading table failed, still waiting", "err", err, "failures", failures)
+					a.log.WarnContext(ctx, "reading table failed, still waiting",
+						"err", err, "failures", failures)
 					return true, nil
 				}
 				return false, err
@@ -315,7 +340,8 @@ func (a *Action) Follow(ctx context.Context, p actions.Plan, progress actions.Pr
 			return next(ctx, in, out, err)
 		}
 	})
-	out, err := w.WaitForOutput(ctx, &ddb.DescribeTableInput{TableName: aws.String(name)}, a.cfg.WaitTimeout)
+	in := &ddb.DescribeTableInput{TableName: aws.String(name)}
+	out, err := w.WaitForOutput(ctx, in, a.cfg.WaitTimeout)
 	if err != nil {
 		return actions.Result{}, a.waitError(ctx, err, last)
 	}
@@ -324,7 +350,8 @@ func (a *Action) Follow(ctx context.Context, p actions.Plan, progress actions.Pr
 	pt := throughput(t)
 	read, write := aws.ToInt64(pt.ReadCapacityUnits), aws.ToInt64(pt.WriteCapacityUnits)
 	a.log.InfoContext(ctx, "dynamodb update finished", "status", string(t.TableStatus))
-	if p.Params[paramRead] != strconv.FormatInt(read, 10) || p.Params[paramWrite] != strconv.FormatInt(write, 10) {
+	gotRead, gotWrite := strconv.FormatInt(read, 10), strconv.FormatInt(write, 10)
+	if p.Params[paramRead] != gotRead || p.Params[paramWrite] != gotWrite {
 		return actions.Result{}, &actions.Error{Kind: actions.KindRefused, Msg: fmt.Sprintf(
 			"%s is %s again with read=%d write=%d, not the planned read=%s write=%s",
 			name, t.TableStatus, read, write, p.Params[paramRead], p.Params[paramWrite])}
@@ -347,13 +374,15 @@ func (a *Action) waitError(ctx context.Context, err error, last string) error {
 	case ctx.Err() != nil:
 		return actions.Errorf(actions.KindBusy, err,
 			"stopped following %s before it was ACTIVE; the update goes on in DynamoDB", name)
-	case errors.Is(err, context.DeadlineExceeded), strings.Contains(err.Error(), "exceeded max wait time"):
-		msg := fmt.Sprintf("%s was not ACTIVE within %s; the update goes on in DynamoDB, check it with status dynamo",
-			name, a.cfg.WaitTimeout)
+	case errors.Is(err, context.DeadlineExceeded),
+		strings.Contains(err.Error(), "exceeded max wait time"):
+		msg := fmt.Sprintf("%s was not ACTIVE within %s; the update goes on in DynamoDB, "+
+			"check it with status dynamo", name, a.cfg.WaitTimeout)
 		if last != "" {
 			msg += " (last seen " + last + ")"
 		}
-		a.log.WarnContext(ctx, "table not active in time", "wait_timeout", a.cfg.WaitTimeout, "last", last)
+		a.log.WarnContext(ctx, "table not active in time",
+			"wait_timeout", a.cfg.WaitTimeout, "last", last)
 		return actions.Errorf(actions.KindBusy, err, "%s", msg)
 	}
 	return explain(err, "DescribeTable", name, nil)

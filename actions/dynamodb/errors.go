@@ -46,38 +46,46 @@ func explain(err error, op, table string, p map[string]string) error {
 		switch api.ErrorCode() {
 		case "LimitExceededException":
 			if strings.Contains(strings.ToLower(reason), "decrease") {
-				return actions.Errorf(actions.KindRefused, wrapped, "%s", decreaseRefused(table, reason, p))
+				msg := decreaseRefused(table, reason, p)
+				return actions.Errorf(actions.KindRefused, wrapped, "%s", msg)
 			}
 			return actions.Errorf(actions.KindUnavailable, wrapped,
-				"DynamoDB refused: too many table operations at once in this account (%s); try again in a few minutes",
-				reason)
+				"DynamoDB refused: too many table operations at once in this account (%s); "+
+					"try again in a few minutes", reason)
 		case "ResourceInUseException":
 			return actions.Errorf(actions.KindBusy, wrapped,
 				"%s is being changed already (%s); wait until it is ACTIVE, then try again", table, reason)
 		case "ValidationException":
-			return actions.Errorf(actions.KindUsage, wrapped, "DynamoDB refused the new throughput: %s", reason)
+			return actions.Errorf(actions.KindUsage, wrapped,
+				"DynamoDB refused the new throughput: %s", reason)
 		case "ResourceNotFoundException":
 			return actions.Errorf(actions.KindNotFound, wrapped, "table %s does not exist", table)
 		case "ThrottlingException", "RequestLimitExceeded", "Throttling":
-			return actions.Errorf(actions.KindUnavailable, wrapped, "DynamoDB is throttling requests; try again in a minute")
+			return actions.Errorf(actions.KindUnavailable, wrapped,
+				"DynamoDB is throttling requests; try again in a minute")
 		case "AccessDeniedException", "UnrecognizedClientException":
-			return actions.Errorf(actions.KindRefused, wrapped, "the bot is not allowed to call %s on %s", op, table)
+			return actions.Errorf(actions.KindRefused, wrapped,
+				"the bot is not allowed to call %s on %s", op, table)
 		}
 	}
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) {
 		switch code := re.HTTPStatusCode(); {
 		case code == http.StatusTooManyRequests || code >= 500:
-			return actions.Errorf(actions.KindUnavailable, wrapped, "DynamoDB answered %d to %s; try again later", code, op)
+			return actions.Errorf(actions.KindUnavailable, wrapped,
+				"DynamoDB answered %d to %s; try again later", code, op)
 		case code == http.StatusForbidden:
-			return actions.Errorf(actions.KindRefused, wrapped, "the bot is not allowed to call %s on %s", op, table)
+			return actions.Errorf(actions.KindRefused, wrapped,
+				"the bot is not allowed to call %s on %s", op, table)
 		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return actions.Errorf(actions.KindUnavailable, wrapped, "%s on %s did not finish in time", op, table)
+		return actions.Errorf(actions.KindUnavailable, wrapped,
+			"%s on %s did not finish in time", op, table)
 	}
 	if api != nil {
-		return actions.Errorf(actions.KindInternal, wrapped, "DynamoDB %s failed: %s", op, api.ErrorMessage())
+		return actions.Errorf(actions.KindInternal, wrapped,
+			"DynamoDB %s failed: %s", op, api.ErrorMessage())
 	}
 	var send *smithyhttp.RequestSendError
 	if errors.As(err, &send) {
@@ -111,7 +119,8 @@ func nextDecrease(p map[string]string) (time.Time, bool) {
 	}
 	last = last.UTC()
 	next := last.Add(time.Hour)
-	if midnight := time.Date(last.Year(), last.Month(), last.Day()+1, 0, 0, 0, 0, time.UTC); midnight.Before(next) {
+	midnight := time.Date(last.Year(), last.Month(), last.Day()+1, 0, 0, 0, 0, time.UTC)
+	if midnight.Before(next) {
 		next = midnight
 	}
 	return next, true

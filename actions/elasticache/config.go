@@ -70,7 +70,8 @@ func validateWait(timeout, poll, maxPoll time.Duration) []error {
 		errs = append(errs, fmt.Errorf("poll_interval must be positive, got %s", poll))
 	}
 	if maxPoll < poll {
-		errs = append(errs, fmt.Errorf("max_poll_interval (%s) must not be below poll_interval (%s)", maxPoll, poll))
+		errs = append(errs, fmt.Errorf("max_poll_interval (%s) must not be below poll_interval (%s)",
+			maxPoll, poll))
 	}
 	return errs
 }

@@ -179,9 +179,8 @@ func (a *Action) planScale(ctx context.Context, args []string) (actions.Plan, er
 
 	var up, down []string
 	if a.cfg.CheckAllowedNodeTypes {
-		out, err := a.api.ListAllowedNodeTypeModifications(ctx, &ec.ListAllowedNodeTypeModificationsInput{
-			ReplicationGroupId: aws.String(a.cfg.ReplicationGroupID),
-		})
+		in := &ec.ListAllowedNodeTypeModificationsInput{ReplicationGroupId: aws.String(a.cfg.ReplicationGroupID)}
+		out, err := a.api.ListAllowedNodeTypeModifications(ctx, in)
 		if err != nil {
 			return actions.Plan{}, explain(err, "ListAllowedNodeTypeModifications", a.cfg.ReplicationGroupID)
 		}
@@ -234,7 +233,8 @@ func notAllowed(id, current, target string, up, down []string) error {
 			Msg: fmt.Sprintf("ElastiCache lists no node type %s can move to from %s", id, current)}
 	}
 	return &actions.Error{Kind: actions.KindRefused, Msg: fmt.Sprintf(
-		"%s cannot move from %s to %s; allowed node types: %s", id, current, target, strings.Join(allowed, ", "))}
+		"%s cannot move from %s to %s; allowed node types: %s",
+		id, current, target, strings.Join(allowed, ", "))}
 }
 
 func (a *Action) planReplicas(ctx context.Context, args []string) (actions.Plan, error) {
@@ -244,7 +244,8 @@ func (a *Action) planReplicas(ctx context.Context, args []string) (actions.Plan,
 	arg := strings.TrimSpace(args[0])
 	n, err := strconv.ParseInt(arg, 10, 64)
 	if err != nil {
-		return actions.Plan{}, actions.Usagef("%q is not a whole number of replicas; %s", args[0], replicasUsage)
+		return actions.Plan{}, actions.Usagef("%q is not a whole number of replicas; %s",
+			args[0], replicasUsage)
 	}
 	g, err := a.ready(ctx)
 	if err != nil {
@@ -265,7 +266,8 @@ func (a *Action) planReplicas(ctx context.Context, args []string) (actions.Plan,
 		return actions.Plan{}, actions.Usagef("%s already has %d replicas per node group",
 			a.cfg.ReplicationGroupID, n)
 	case n > int64(lo) && n < int64(hi):
-		return actions.Plan{}, actions.Usagef("the node groups of %s have %d–%d replicas; pick at least %d or at most %d",
+		return actions.Plan{}, actions.Usagef(
+			"the node groups of %s have %d–%d replicas; pick at least %d or at most %d",
 			a.cfg.ReplicationGroupID, lo, hi, hi, lo)
 	}
 	return a.replicasPlan(lo, hi, int(n)), nil
@@ -296,7 +298,11 @@ func (a *Action) replicasPlan(lo, hi, n int) actions.Plan {
 
 // Run calls the plan's operation, applied immediately, then follows the
 // group until it is available again.
-func (a *Action) Run(ctx context.Context, p actions.Plan, progress actions.Progress) (actions.Result, error) {
+func (a *Action) Run(
+	ctx context.Context,
+	p actions.Plan,
+	progress actions.Progress,
+) (actions.Result, error) {
 	if p.Target != a.cfg.ReplicationGroupID {
 		return actions.Result{}, &actions.Error{Kind: actions.KindInternal,
 			Msg: fmt.Sprintf("the plan is for %q, not %s", p.Target, a.cfg.ReplicationGroupID)}
@@ -330,32 +336,36 @@ func (a *Action) call(p actions.Plan) (op, call string, err error) {
 			opModify, id, nt), nil
 	case actions.VerbReplicas:
 		op := p.Params[paramOp]
-		if _, err := strconv.Atoi(p.Params[paramReplicas]); err != nil || (op != opIncrease && op != opDecrease) {
-			return "", "", &actions.Error{Kind: actions.KindInternal, Msg: "the replicas plan is incomplete"}
+		_, err := strconv.Atoi(p.Params[paramReplicas])
+		if err != nil || (op != opIncrease && op != opDecrease) {
+			return "", "", &actions.Error{Kind: actions.KindInternal,
+				Msg: "the replicas plan is incomplete"}
 		}
 		return op, fmt.Sprintf("%s(replication_group_id=%s, new_replica_count=%s, apply_immediately=true)",
 			op, id, p.Params[paramReplicas]), nil
 	}
-	return "", "", &actions.Error{Kind: actions.KindInternal, Msg: fmt.Sprintf("cache cannot run %q", p.Verb)}
+	return "", "", &actions.Error{Kind: actions.KindInternal,
+		Msg: fmt.Sprintf("cache cannot run %q", p.Verb)}
 }
 
 func (a *Action) do(ctx context.Context, p actions.Plan, op string) error {
-	id := aws.String(a.cfg.ReplicationGroupID)
+	id, now := aws.String(a.cfg.ReplicationGroupID), aws.Bool(true)
 	n, _ := strconv.Atoi(p.Params[paramReplicas])
+	count := aws.Int32(int32(n))
 	var err error
 	switch op {
 	case opModify:
 		_, err = a.api.ModifyReplicationGroup(ctx, &ec.ModifyReplicationGroupInput{
 			ReplicationGroupId: id, CacheNodeType: aws.String(p.Params[paramNodeType]),
-			ApplyImmediately: aws.Bool(true),
+			ApplyImmediately: now,
 		})
 	case opIncrease:
 		_, err = a.api.IncreaseReplicaCount(ctx, &ec.IncreaseReplicaCountInput{
-			ReplicationGroupId: id, NewReplicaCount: aws.Int32(int32(n)), ApplyImmediately: aws.Bool(true),
+			ReplicationGroupId: id, NewReplicaCount: count, ApplyImmediately: now,
 		})
 	case opDecrease:
 		_, err = a.api.DecreaseReplicaCount(ctx, &ec.DecreaseReplicaCountInput{
-			ReplicationGroupId: id, NewReplicaCount: aws.Int32(int32(n)), ApplyImmediately: aws.Bool(true),
+			ReplicationGroupId: id, NewReplicaCount: count, ApplyImmediately: now,
 		})
 	}
 	return err
@@ -365,7 +375,11 @@ func (a *Action) do(ctx context.Context, p actions.Plan, op string) error {
 // group is available, reporting each change of state or node count. It
 // only reads, so it works in dry-run mode too. A few failed reads in a row
 // that are safe to retry do not stop it.
-func (a *Action) Follow(ctx context.Context, p actions.Plan, progress actions.Progress) (actions.Result, error) {
+func (a *Action) Follow(
+	ctx context.Context,
+	p actions.Plan,
+	progress actions.Progress,
+) (actions.Result, error) {
 	id := a.cfg.ReplicationGroupID
 	last, failures := "", 0
 	w := ec.NewReplicationGroupAvailableWaiter(a.api, func(o *ec.ReplicationGroupAvailableWaiterOptions) {
@@ -392,8 +406,8 @@ func (a *Action) Follow(ctx context.Context, p actions.Plan, progress actions.Pr
 			return next(ctx, in, out, err)
 		}
 	})
-	out, err := w.WaitForOutput(ctx, &ec.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String(id)},
-		a.cfg.WaitTimeout)
+	in := &ec.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String(id)}
+	out, err := w.WaitForOutput(ctx, in, a.cfg.WaitTimeout)
 	if err != nil {
 		return actions.Result{}, a.waitError(ctx, err, last)
 	}
@@ -404,7 +418,8 @@ func (a *Action) Follow(ctx context.Context, p actions.Plan, progress actions.Pr
 
 	g := out.ReplicationGroups[0]
 	a.log.InfoContext(ctx, "elasticache change finished", "status", aws.ToString(g.Status))
-	if nt, want := aws.ToString(g.CacheNodeType), p.Params[paramNodeType]; p.Verb == actions.VerbScale && nt != want {
+	nt, want := aws.ToString(g.CacheNodeType), p.Params[paramNodeType]
+	if p.Verb == actions.VerbScale && nt != want {
 		return actions.Result{}, &actions.Error{Kind: actions.KindRefused, Msg: fmt.Sprintf(
 			"%s is %s again but still runs %s, not %s; ElastiCache did not apply the change",
 			id, aws.ToString(g.Status), nt, want)}
@@ -425,13 +440,15 @@ func (a *Action) waitError(ctx context.Context, err error, last string) error {
 	case ctx.Err() != nil:
 		return actions.Errorf(actions.KindBusy, err,
 			"stopped following %s before it was available; the change goes on in ElastiCache", id)
-	case errors.Is(err, context.DeadlineExceeded), strings.Contains(err.Error(), "exceeded max wait time"):
+	case errors.Is(err, context.DeadlineExceeded),
+		strings.Contains(err.Error(), "exceeded max wait time"):
 		msg := fmt.Sprintf("%s was not available within %s; the change goes on in ElastiCache, "+
 			"check it with status cache", id, a.cfg.WaitTimeout)
 		if last != "" {
 			msg += " (last seen " + last + ")"
 		}
-		a.log.WarnContext(ctx, "replication group not available in time", "wait_timeout", a.cfg.WaitTimeout, "last", last)
+		a.log.WarnContext(ctx, "replication group not available in time",
+			"wait_timeout", a.cfg.WaitTimeout, "last", last)
 		return actions.Errorf(actions.KindBusy, err, "%s", msg)
 	case strings.Contains(err.Error(), "Failure"):
 		return actions.Errorf(actions.KindRefused, err, "%s was deleted while the change ran", id)
@@ -498,7 +515,8 @@ func (a *Action) group(ctx context.Context) (types.ReplicationGroup, error) {
 func (a *Action) clusters(ctx context.Context) ([]types.CacheCluster, error) {
 	id := a.cfg.ReplicationGroupID
 	var out []types.CacheCluster
-	pages := ec.NewDescribeCacheClustersPaginator(a.api, &ec.DescribeCacheClustersInput{MaxRecords: aws.Int32(100)})
+	in := &ec.DescribeCacheClustersInput{MaxRecords: aws.Int32(100)}
+	pages := ec.NewDescribeCacheClustersPaginator(a.api, in)
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
@@ -573,7 +591,10 @@ func countRange(lo, hi int) string {
 
 // sizes are the node sizes in order, smallest first. The step after
 // 16xlarge varies by family, so "next" stops there.
-var sizes = []string{"micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge"}
+var sizes = []string{
+	"micro", "small", "medium", "large",
+	"xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge",
+}
 
 var nodeTypeRE = regexp.MustCompile(`^cache\.([a-z]+[0-9]+[a-z0-9-]*)\.([a-z0-9]+)$`)
 
@@ -581,7 +602,8 @@ var nodeTypeRE = regexp.MustCompile(`^cache\.([a-z]+[0-9]+[a-z0-9-]*)\.([a-z0-9]
 func parseNodeType(s string) (family, size string, err error) {
 	m := nodeTypeRE.FindStringSubmatch(s)
 	if m == nil {
-		return "", "", actions.Usagef("%q is not a node type; write cache.<family>.<size>, e.g. cache.r7g.2xlarge", s)
+		return "", "", actions.Usagef(
+			"%q is not a node type; write cache.<family>.<size>, e.g. cache.r7g.2xlarge", s)
 	}
 	return m[1], m[2], nil
 }

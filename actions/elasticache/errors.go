@@ -32,23 +32,27 @@ func explain(err error, op, group string) error {
 		switch api.ErrorCode() {
 		case "InvalidReplicationGroupState":
 			return actions.Errorf(actions.KindBusy, wrapped,
-				"%s is not in a state that allows this change (%s); wait until it is available and try again",
-				group, reason)
+				"%s is not in a state that allows this change (%s); "+
+					"wait until it is available and try again", group, reason)
 		case "InvalidParameterValue", "InvalidParameterCombination":
-			return actions.Errorf(actions.KindUsage, wrapped, "ElastiCache refused the request: %s", reason)
+			return actions.Errorf(actions.KindUsage, wrapped,
+				"ElastiCache refused the request: %s", reason)
 		case "InsufficientCacheClusterCapacity":
 			return actions.Errorf(actions.KindRefused, wrapped,
-				"AWS has no capacity for that node type in this region right now (%s); try another node type or later",
-				reason)
+				"AWS has no capacity for that node type in this region right now (%s); "+
+					"try another node type or later", reason)
 		case "NodeQuotaForCustomerExceeded", "NodeQuotaForClusterExceeded":
 			return actions.Errorf(actions.KindRefused, wrapped,
-				"the change would exceed the account's ElastiCache node quota (%s); ask for a quota increase first",
-				reason)
+				"the change would exceed the account's ElastiCache node quota (%s); "+
+					"ask for a quota increase first", reason)
 		case "ReplicationGroupNotFoundFault":
-			return actions.Errorf(actions.KindNotFound, wrapped, "replication group %s does not exist", group)
+			return actions.Errorf(actions.KindNotFound, wrapped,
+				"replication group %s does not exist", group)
 		case "NoOperationFault":
-			return actions.Errorf(actions.KindUsage, wrapped, "nothing to change on %s: %s", group, reason)
-		case "Throttling", "ThrottlingException", "RequestLimitExceeded", "APICallRateForCustomerExceeded":
+			return actions.Errorf(actions.KindUsage, wrapped,
+				"nothing to change on %s: %s", group, reason)
+		case "Throttling", "ThrottlingException", "RequestLimitExceeded",
+			"APICallRateForCustomerExceeded":
 			return actions.Errorf(actions.KindUnavailable, wrapped,
 				"ElastiCache is throttling requests; try again in a minute")
 		case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
@@ -68,7 +72,8 @@ func explain(err error, op, group string) error {
 		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return actions.Errorf(actions.KindUnavailable, wrapped, "%s on %s did not finish in time", op, group)
+		return actions.Errorf(actions.KindUnavailable, wrapped,
+			"%s on %s did not finish in time", op, group)
 	}
 	if api != nil {
 		return actions.Errorf(actions.KindInternal, wrapped,
@@ -76,7 +81,8 @@ func explain(err error, op, group string) error {
 	}
 	var send *smithyhttp.RequestSendError
 	if errors.As(err, &send) {
-		return actions.Errorf(actions.KindUnavailable, wrapped, "could not reach ElastiCache for %s", op)
+		return actions.Errorf(actions.KindUnavailable, wrapped,
+			"could not reach ElastiCache for %s", op)
 	}
 	return actions.Errorf(actions.KindInternal, wrapped, "ElastiCache %s failed unexpectedly", op)
 }

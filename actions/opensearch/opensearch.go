@@ -77,7 +77,8 @@ func New(cfg Config, api API, opts Options) (*Action, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Action{cfg: cfg, api: api, dryRun: opts.DryRun, log: log.With("component", actions.OpenSearch)}, nil
+	log = log.With("component", actions.OpenSearch)
+	return &Action{cfg: cfg, api: api, dryRun: opts.DryRun, log: log}, nil
 }
 
 // Config returns the action's configuration.
@@ -171,7 +172,9 @@ func (a *Action) Plan(ctx context.Context, req actions.Request) (actions.Plan, e
 	for _, key := range []string{paramIndexing, paramSearch} {
 		n, ok := want[key]
 		if ok && n != cur[key] {
-			changes = append(changes, actions.Change{Field: "max_" + key + "_ocu", From: cur.show(key), To: strconv.FormatInt(n, 10)})
+			changes = append(changes, actions.Change{
+				Field: "max_" + key + "_ocu", From: cur.show(key), To: strconv.FormatInt(n, 10),
+			})
 			words = append(words, fmt.Sprintf("max %s %s → %d", key, cur.show(key), n))
 			warnings = append(warnings, a.warnings(key, cur[key], n)...)
 		} else {
@@ -240,7 +243,11 @@ func (a *Action) parse(args []string) (map[string]int64, error) {
 }
 
 // Run sets the plan's capacity limits with UpdateAccountSettings.
-func (a *Action) Run(ctx context.Context, p actions.Plan, progress actions.Progress) (actions.Result, error) {
+func (a *Action) Run(
+	ctx context.Context,
+	p actions.Plan,
+	progress actions.Progress,
+) (actions.Result, error) {
 	if p.Verb != actions.VerbScale || p.Target != target {
 		return actions.Result{}, &actions.Error{Kind: actions.KindInternal,
 			Msg: fmt.Sprintf("the plan is for %s %q, not opensearch capacity limits", p.Verb, p.Target)}
@@ -254,7 +261,8 @@ func (a *Action) Run(ctx context.Context, p actions.Plan, progress actions.Progr
 		}
 		n, err := strconv.ParseInt(s, 10, 32)
 		if err != nil {
-			return actions.Result{}, actions.Errorf(actions.KindInternal, err, "the opensearch plan is incomplete")
+			return actions.Result{}, actions.Errorf(actions.KindInternal, err,
+				"the opensearch plan is incomplete")
 		}
 		if key == paramIndexing {
 			cl.MaxIndexingCapacityInOCU = aws.Int32(int32(n))
@@ -311,11 +319,12 @@ func explain(err error, op string) error {
 		reason := api.ErrorMessage()
 		switch api.ErrorCode() {
 		case "ValidationException":
-			return actions.Errorf(actions.KindUsage, wrapped, "OpenSearch Serverless refused the limits: %s", reason)
+			return actions.Errorf(actions.KindUsage, wrapped,
+				"OpenSearch Serverless refused the limits: %s", reason)
 		case "ServiceQuotaExceededException":
 			return actions.Errorf(actions.KindRefused, wrapped,
-				"the new limits exceed the account's OpenSearch Serverless quota (%s); ask AWS for a quota increase first",
-				reason)
+				"the new limits exceed the account's OpenSearch Serverless quota (%s); "+
+					"ask AWS for a quota increase first", reason)
 		case "ConflictException":
 			return actions.Errorf(actions.KindBusy, wrapped,
 				"the account settings are being changed already (%s); try again in a minute", reason)
@@ -343,11 +352,14 @@ func explain(err error, op string) error {
 		return actions.Errorf(actions.KindUnavailable, wrapped, "%s did not finish in time", op)
 	}
 	if api != nil {
-		return actions.Errorf(actions.KindInternal, wrapped, "OpenSearch Serverless %s failed: %s", op, api.ErrorMessage())
+		return actions.Errorf(actions.KindInternal, wrapped,
+			"OpenSearch Serverless %s failed: %s", op, api.ErrorMessage())
 	}
 	var send *smithyhttp.RequestSendError
 	if errors.As(err, &send) {
-		return actions.Errorf(actions.KindUnavailable, wrapped, "could not reach OpenSearch Serverless for %s", op)
+		return actions.Errorf(actions.KindUnavailable, wrapped,
+			"could not reach OpenSearch Serverless for %s", op)
 	}
-	return actions.Errorf(actions.KindInternal, wrapped, "OpenSearch Serverless %s failed unexpectedly", op)
+	return actions.Errorf(actions.KindInternal, wrapped,
+		"OpenSearch Serverless %s failed unexpectedly", op)
 }

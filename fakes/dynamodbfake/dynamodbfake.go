@@ -198,7 +198,8 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"One or more parameter values were invalid: ProvisionedThroughput needs ReadCapacityUnits and WriteCapacityUnits")
 			return
 		}
-		f.update(w, t, *in.ProvisionedThroughput.ReadCapacityUnits, *in.ProvisionedThroughput.WriteCapacityUnits)
+		pt := in.ProvisionedThroughput
+		f.update(w, t, *pt.ReadCapacityUnits, *pt.WriteCapacityUnits)
 	default:
 		f.fail(w, http.StatusBadRequest, "UnknownOperationException",
 			fmt.Sprintf("the fake does not implement %s", op))
@@ -311,7 +312,9 @@ type throughput struct {
 }
 
 func (f *Fake) render(t *Table) map[string]any {
-	pt := throughput{ReadCapacityUnits: t.Read, WriteCapacityUnits: t.Write, NumberOfDecreasesToday: t.DecreasesToday}
+	pt := throughput{
+		ReadCapacityUnits: t.Read, WriteCapacityUnits: t.Write, NumberOfDecreasesToday: t.DecreasesToday,
+	}
 	if t.BillingMode == PayPerRequest {
 		pt.ReadCapacityUnits, pt.WriteCapacityUnits = 0, 0
 	}

@@ -161,7 +161,10 @@ func (f *Fake) update(w http.ResponseWriter, body []byte) {
 		for _, v := range []struct {
 			name string
 			val  *int32
-		}{{"maxIndexingCapacityInOCU", cl.MaxIndexingCapacityInOCU}, {"maxSearchCapacityInOCU", cl.MaxSearchCapacityInOCU}} {
+		}{
+			{"maxIndexingCapacityInOCU", cl.MaxIndexingCapacityInOCU},
+			{"maxSearchCapacityInOCU", cl.MaxSearchCapacityInOCU},
+		} {
 			if v.val != nil && *v.val < MinCapacityOCU {
 				awsfake.WriteJSONError(w, ContentType, http.StatusBadRequest, "ValidationException", fmt.Sprintf(
 					"1 validation error detected: Value '%d' at 'capacityLimits.%s' failed to satisfy constraint: "+
