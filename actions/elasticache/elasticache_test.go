@@ -71,6 +71,8 @@ func (l *lines) add(s string) {
 func TestStatus(t *testing.T) {
 	busy := elasticachefake.Cato()
 	busy.MemberStatus = map[string]string{group + "-002": "creating"}
+	sharded := elasticachefake.Cato()
+	sharded.ClusterMode, sharded.Shards, sharded.Replicas = "enabled", 2, 1
 
 	tests := []struct {
 		name  string
@@ -88,6 +90,21 @@ func TestStatus(t *testing.T) {
 					{Name: "replicas per node group", Value: "1"},
 					{Name: "node groups", Value: "1"},
 					{Name: "cluster mode", Value: "disabled"},
+				},
+			},
+		},
+		{
+			name:  "cluster mode, two shards",
+			group: sharded,
+			want: actions.Status{
+				Component: actions.Cache, Title: "ElastiCache", Target: group, State: "available",
+				Fields: []actions.Field{
+					{Name: "node type", Value: "cache.r7g.xlarge"},
+					{Name: "member clusters", Value: group + "-0001-001, " + group + "-0001-002, " +
+						group + "-0002-001, " + group + "-0002-002"},
+					{Name: "replicas per node group", Value: "1"},
+					{Name: "node groups", Value: "2"},
+					{Name: "cluster mode", Value: "enabled"},
 				},
 			},
 		},
