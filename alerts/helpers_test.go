@@ -56,6 +56,8 @@ type pdServer struct {
 	failN      int
 	failStatus int
 	calls      []string
+	// hold, when set, keeps alert reads waiting until it is closed.
+	hold chan struct{}
 }
 
 func newPDServer(t testing.TB) *pdServer {
@@ -101,7 +103,21 @@ func (s *pdServer) callCount(prefix string) int {
 	return n
 }
 
+func (s *pdServer) holdAlerts() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hold = make(chan struct{})
+	return s.hold
+}
+
 func (s *pdServer) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	hold := s.hold
+	s.mu.Unlock()
+	if hold != nil && strings.HasSuffix(r.URL.Path, "/alerts") {
+		<-hold
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, r.URL.Path)

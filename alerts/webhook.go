@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -68,7 +69,8 @@ type WebhookOptions struct {
 //     and dropped, so a redelivery does nothing.
 //   - A new event is queued and answered 202 at once; a worker then fetches
 //     the alerts of a triggered incident, matches the rules and hands the
-//     event to the Sink.
+//     event to the Sink. Events of one incident are handled one at a time,
+//     in the order they were accepted.
 //
 // No accepted event is lost: room in the queue is reserved before the id is
 // recorded, so a full queue (503), like a failing Seen (503), leaves the id
@@ -86,10 +88,12 @@ type Webhook struct {
 	log  *slog.Logger
 	en   enricher
 
-	// slots holds one token per queued or running event; jobs has the
-	// same capacity, so a sender holding a slot never blocks.
-	slots chan struct{}
-	jobs  chan Event
+	// slots holds one token per queued or running event. Each worker has
+	// its own queue of the same capacity, so a sender holding a slot never
+	// blocks, and an incident's events always go to the same worker, in
+	// the order they were accepted.
+	slots  chan struct{}
+	queues []chan Event
 
 	mu     sync.RWMutex
 	closed bool
@@ -132,11 +136,12 @@ func NewWebhook(opts WebhookOptions) (*Webhook, error) {
 		log:   log,
 		en:    enricher{reader: opts.Reader, rules: opts.Rules, retry: opts.Retry, log: log},
 		slots: make(chan struct{}, opts.QueueSize),
-		jobs:  make(chan Event, opts.QueueSize),
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	for range opts.Workers {
-		w.wg.Go(w.work)
+		q := make(chan Event, opts.QueueSize)
+		w.queues = append(w.queues, q)
+		w.wg.Go(func() { w.work(q) })
 	}
 	return w, nil
 }
@@ -225,16 +230,25 @@ func (w *Webhook) accept(ctx context.Context, log *slog.Logger, e Event) int {
 		log.Info("webhook event seen before")
 		return http.StatusOK
 	}
-	w.jobs <- e
+	w.queues[queueOf(e.Incident.ID, len(w.queues))] <- e
 	log.Debug("webhook event accepted")
 	return http.StatusAccepted
 }
 
-func (w *Webhook) work() {
-	for e := range w.jobs {
+func (w *Webhook) work(q <-chan Event) {
+	for e := range q {
 		w.process(w.ctx, e)
 		<-w.slots
 	}
+}
+
+// queueOf picks the worker for an incident, so that its events reach the
+// Sink in order: a triggered event still reading its alerts is not
+// overtaken by the acknowledgement that follows it.
+func queueOf(incidentID string, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(incidentID))
+	return int(h.Sum32() % uint32(n))
 }
 
 func (w *Webhook) process(ctx context.Context, e Event) {
@@ -256,7 +270,9 @@ func (w *Webhook) Shutdown(ctx context.Context) error {
 	w.mu.Lock()
 	if !w.closed {
 		w.closed = true
-		close(w.jobs)
+		for _, q := range w.queues {
+			close(q)
+		}
 	}
 	w.mu.Unlock()
 
@@ -270,7 +286,7 @@ func (w *Webhook) Shutdown(ctx context.Context) error {
 		w.cancel()
 		return nil
 	case <-ctx.Done():
-		w.log.Warn("webhook shutdown cut short", "queued", len(w.jobs))
+		w.log.Warn("webhook shutdown cut short", "queued", len(w.slots))
 		w.cancel()
 		<-done
 		return fmt.Errorf("shut down pagerduty webhook: %w", ctx.Err())

@@ -500,6 +500,20 @@ func TestWebhookAlertReads(t *testing.T) {
 	}
 }
 
+func TestWebhookKeepsAnIncidentsEventsInOrder(t *testing.T) {
+	env := newWebhookEnv(t, func(o *WebhookOptions) { o.Workers = 8 })
+	release := env.pd.holdAlerts()
+	require.Equal(t, http.StatusAccepted, env.deliver(t, "incident.triggered.json", ""))
+	require.Equal(t, http.StatusAccepted, env.deliver(t, "incident.acknowledged.json", ""))
+	require.Equal(t, http.StatusAccepted, env.deliver(t, "incident.resolved.json", ""))
+	close(release)
+	var got []string
+	for range 3 {
+		got = append(got, env.sink.next(t).Type)
+	}
+	require.Equal(t, []string{IncidentTriggered, IncidentAcknowledged, IncidentResolved}, got)
+}
+
 func TestWebhookAnnotatedKeepsReferenceWhenRefreshFails(t *testing.T) {
 	env := newWebhookEnv(t, nil)
 	env.pd.failNext("/incidents/"+incidentID, 10, 404)
