@@ -5,13 +5,20 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ec "github.com/aws/aws-sdk-go-v2/service/elasticache"
+	aoss "github.com/aws/aws-sdk-go-v2/service/opensearchserverless"
 	sm "github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/thinktank/catobot/actions"
+	"github.com/thinktank/catobot/actions/dynamodb"
 	"github.com/thinktank/catobot/actions/elasticache"
+	"github.com/thinktank/catobot/actions/opensearch"
+	"github.com/thinktank/catobot/actions/rayserve"
 	"github.com/thinktank/catobot/actions/sagemaker"
 	"github.com/thinktank/catobot/config"
 )
@@ -41,12 +48,49 @@ func buildActions(ctx context.Context, cfg config.Config, dryRun bool, log *slog
 		return nil, fmt.Errorf("components.cache: %w", err)
 	}
 	set[actions.Cache] = cache
+
+	dyn, err := dynamodb.New(cfg.Components.Dynamo, ddb.NewFromConfig(awsCfg),
+		dynamodb.Options{DryRun: dryRun, Logger: log.With("component", actions.Dynamo)})
+	if err != nil {
+		return nil, fmt.Errorf("components.dynamo: %w", err)
+	}
+	set[actions.Dynamo] = dyn
+
+	os, err := opensearch.New(cfg.Components.OpenSearch, aoss.NewFromConfig(awsCfg),
+		opensearch.Options{DryRun: dryRun, Logger: log.With("component", actions.OpenSearch)})
+	if err != nil {
+		return nil, fmt.Errorf("components.opensearch: %w", err)
+	}
+	set[actions.OpenSearch] = os
+
+	kube, err := kubeClient()
+	if err != nil {
+		log.Warn("ray serve off", "reason", "no Kubernetes configuration", "err", err)
+		return set, nil
+	}
+	ray, err := rayserve.New(cfg.Components.Ray, kube, rayserve.Options{DryRun: dryRun, Logger: log.With("component", actions.Ray)})
+	if err != nil {
+		return nil, fmt.Errorf("components.ray: %w", err)
+	}
+	set[actions.Ray] = ray
 	return set, nil
+}
+
+// kubeClient follows kubectl's rules: KUBECONFIG or ~/.kube/config, else
+// the in-cluster service account.
+func kubeClient() (kubernetes.Interface, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		if cfg, err = rest.InClusterConfig(); err != nil {
+			return nil, err
+		}
+	}
+	cfg.UserAgent = "catobot"
+	return kubernetes.NewForConfig(cfg)
 }
 
 // limits returns each component's guardrails.
 func limits(cfg config.Config) map[string]actions.Limits {
 	return cfg.Limits()
 }
-
-var _ = aws.String

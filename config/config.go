@@ -17,7 +17,10 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/thinktank/catobot/actions"
+	"github.com/thinktank/catobot/actions/dynamodb"
 	"github.com/thinktank/catobot/actions/elasticache"
+	"github.com/thinktank/catobot/actions/opensearch"
+	"github.com/thinktank/catobot/actions/rayserve"
 	"github.com/thinktank/catobot/actions/sagemaker"
 	"github.com/thinktank/catobot/alerts"
 	"github.com/thinktank/catobot/bot"
@@ -63,9 +66,12 @@ type Ledger struct {
 
 // Components configures each system the bot acts on.
 type Components struct {
-	Shadow sagemaker.Config   `yaml:"shadow"`
-	NLI    sagemaker.Config   `yaml:"nli"`
-	Cache  elasticache.Config `yaml:"cache"`
+	Shadow     sagemaker.Config   `yaml:"shadow"`
+	NLI        sagemaker.Config   `yaml:"nli"`
+	Ray        rayserve.Config    `yaml:"ray"`
+	Cache      elasticache.Config `yaml:"cache"`
+	Dynamo     dynamodb.Config    `yaml:"dynamo"`
+	OpenSearch opensearch.Config  `yaml:"opensearch"`
 }
 
 // Default returns the runbook's configuration.
@@ -81,9 +87,12 @@ func Default() Config {
 		Ledger:     Ledger{URL: "file", Dir: "data", EventTTL: 7 * 24 * time.Hour},
 		Rules:      alerts.DefaultRules(),
 		Components: Components{
-			Shadow: sagemaker.DefaultShadowConfig(),
-			NLI:    sagemaker.DefaultNLIConfig(),
-			Cache:  elasticache.DefaultConfig(),
+			Shadow:     sagemaker.DefaultShadowConfig(),
+			NLI:        sagemaker.DefaultNLIConfig(),
+			Ray:        rayserve.DefaultConfig(),
+			Cache:      elasticache.DefaultConfig(),
+			Dynamo:     dynamodb.DefaultConfig(),
+			OpenSearch: opensearch.DefaultConfig(),
 		},
 	}
 }
@@ -150,7 +159,10 @@ func (c Config) Validate() error {
 	}{
 		{"components.shadow", c.Components.Shadow.Validate()},
 		{"components.nli", c.Components.NLI.Validate()},
+		{"components.ray", c.Components.Ray.Validate()},
 		{"components.cache", c.Components.Cache.Validate()},
+		{"components.dynamo", c.Components.Dynamo.Validate()},
+		{"components.opensearch", c.Components.OpenSearch.Validate()},
 	}
 	for _, ch := range checks {
 		if ch.err != nil {
@@ -165,6 +177,9 @@ func (c Config) Limits() map[string]actions.Limits {
 	return map[string]actions.Limits{
 		actions.Shadow: c.Components.Shadow.Limits,
 		actions.NLI:    c.Components.NLI.Limits,
+		actions.Ray:    c.Components.Ray.Limits,
+		actions.Cache:  c.Components.Cache.Replicas,
+		actions.Dynamo: c.Components.Dynamo.Read,
 	}
 }
 

@@ -9,6 +9,8 @@ package sandbox
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +19,10 @@ import (
 
 	"github.com/thinktank/catobot/app"
 	"github.com/thinktank/catobot/config"
+	"github.com/thinktank/catobot/fakes/dynamodbfake"
+	"github.com/thinktank/catobot/fakes/elasticachefake"
 	"github.com/thinktank/catobot/fakes/kubefake"
+	"github.com/thinktank/catobot/fakes/opensearchfake"
 	"github.com/thinktank/catobot/fakes/pdfake"
 	"github.com/thinktank/catobot/fakes/sagemakerfake"
 	"github.com/thinktank/catobot/fakes/slackfake"
@@ -42,7 +47,12 @@ type Sandbox struct {
 	SageMaker *sagemakerfake.Server
 	Kube      *kubefake.Server
 	PagerDuty *pdfake.Server
-	dir       string
+
+	ElastiCache *elasticachefake.Fake
+	DynamoDB    *dynamodbfake.Fake
+	OpenSearch  *opensearchfake.Fake
+	servers     []*httptest.Server
+	dir         string
 
 	onAck atomic.Pointer[func(slackfake.Ack)]
 }
@@ -70,6 +80,12 @@ func Start(st State) (*Sandbox, error) {
 	s.SageMaker = sagemakerfake.New()
 	s.Kube = kubefake.New(kubefake.Options{})
 	s.PagerDuty = pdfake.New(pdToken)
+	s.ElastiCache = elasticachefake.New(elasticachefake.Cato())
+	s.DynamoDB = dynamodbfake.New(dynamodbfake.Cato())
+	s.OpenSearch = opensearchfake.New()
+	for _, h := range []http.Handler{s.ElastiCache, s.DynamoDB, s.OpenSearch} {
+		s.servers = append(s.servers, httptest.NewServer(h))
+	}
 	if err := s.Kube.WriteKubeconfig(filepath.Join(dir, "kubeconfig"), "cato"); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sandbox: write kubeconfig: %w", err)
@@ -87,6 +103,9 @@ func (s *Sandbox) Close() {
 	s.SageMaker.Close()
 	s.Kube.Close()
 	s.PagerDuty.Close()
+	for _, srv := range s.servers {
+		srv.Close()
+	}
 	_ = os.RemoveAll(s.dir)
 }
 
@@ -133,13 +152,15 @@ func (s *Sandbox) Config() config.Config {
 	c := config.Default()
 	c.Access.Users = []string{OnCallUser, SecondUser}
 	c.Ledger.URL = "memory"
-	for _, sm := range []*struct {
-		poll, max *time.Duration
-	}{
-		{&c.Components.Shadow.PollInterval, &c.Components.Shadow.MaxPollInterval},
-		{&c.Components.NLI.PollInterval, &c.Components.NLI.MaxPollInterval},
-	} {
-		*sm.poll, *sm.max = 50*time.Millisecond, 200*time.Millisecond
+	fast := 50 * time.Millisecond
+	comp := &c.Components
+	for _, poll := range []*time.Duration{&comp.Shadow.PollInterval, &comp.NLI.PollInterval, &comp.Ray.PollInterval,
+		&comp.Cache.PollInterval, &comp.Dynamo.PollInterval} {
+		*poll = fast
+	}
+	for _, max := range []*time.Duration{&comp.Shadow.MaxPollInterval, &comp.NLI.MaxPollInterval,
+		&comp.Cache.MaxPollInterval, &comp.Dynamo.MaxPollInterval} {
+		*max = 4 * fast
 	}
 	return c
 }
