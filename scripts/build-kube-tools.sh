@@ -28,7 +28,7 @@ mkdir -p "$dir"
 tmp="$(mktemp -d "$dir/.build.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 
-export GOWORK=off CGO_ENABLED=0 GOFLAGS=-mod=readonly
+export GOWORK=off CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false"
 ver_pkgs=(k8s.io/component-base/version k8s.io/client-go/pkg/version)
 ldflags="-s -w"
 for p in "${ver_pkgs[@]}"; do
