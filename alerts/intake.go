@@ -39,6 +39,11 @@ type Retry struct {
 	// Delay is the wait before the second try, doubled for each later one;
 	// zero means one second.
 	Delay time.Duration
+	// Retryable reports whether an error may go away on a later try. Nil
+	// means: an error with a Temporary() method (go-pagerduty's APIError:
+	// 429 and 5xx) says so itself; any other error, such as a transport
+	// failure, is retried; a cancelled context is not.
+	Retryable func(error) bool
 }
 
 func (r Retry) withDefaults() Retry {
@@ -68,26 +73,23 @@ func (r Retry) do(ctx context.Context, f func(context.Context) error) error {
 			}
 			delay *= 2
 		}
-		if err = f(ctx); err == nil || !retryable(err) {
+		if err = f(ctx); err == nil || ctx.Err() != nil || !r.retryable(err) {
 			return err
 		}
 	}
 	return err
 }
 
-// retryable reports whether a REST error may go away: rate limits, 5xx and
-// transport failures, but not other 4xx answers.
-func retryable(err error) bool {
+func (r Retry) retryable(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	var v pagerduty.APIError
-	if errors.As(err, &v) {
-		return v.Temporary()
+	if r.Retryable != nil {
+		return r.Retryable(err)
 	}
-	var p *pagerduty.APIError
-	if errors.As(err, &p) {
-		return p.Temporary()
+	var t interface{ Temporary() bool }
+	if errors.As(err, &t) {
+		return t.Temporary()
 	}
 	return true
 }

@@ -29,6 +29,11 @@ const (
 	DefaultQueueWait = time.Second
 )
 
+// BUG(#2): A webhook event answered 202 waits in memory until a worker has
+// handled it. If the process dies first, its id is already recorded and
+// PagerDuty does not resend it; polling mode, or a later event on the same
+// incident, brings the card up to date.
+
 // WebhookOptions configure a Webhook.
 type WebhookOptions struct {
 	// Secrets are the signing secrets; a delivery signed with any of them
@@ -66,7 +71,13 @@ type WebhookOptions struct {
 //   - A body that does not parse is answered 400; an event type the bot does
 //     not handle is answered 200 and dropped.
 //   - The event id is recorded with Seen; an id seen before is answered 200
-//     and dropped, so a redelivery does nothing.
+//     and dropped, so a redelivery does nothing. The id is the body's
+//     event.id, which the signature covers and which stays the same when
+//     PagerDuty redelivers; X-Webhook-Id is used only when the body has
+//     none.
+//   - An incident.annotated event's incident is read again through the
+//     REST API, since the note names only a reference; when that read
+//     fails the event keeps the reference (ID, title, URL).
 //   - A new event is queued and answered 202 at once; a worker then fetches
 //     the alerts of a triggered incident, matches the rules and hands the
 //     event to the Sink. Events of one incident are handled one at a time,
@@ -78,11 +89,6 @@ type WebhookOptions struct {
 // always reaches the Sink; when its alerts cannot be read after retries it
 // is delivered without them and Event.AlertsError says why. Shutdown drains
 // the queue.
-//
-// BUG(#2): an event accepted with 202 is held in memory until processed; if
-// the process dies first, its id is recorded and PagerDuty will not resend
-// it. Polling mode, or a later event on the same incident, brings the card
-// back up to date.
 type Webhook struct {
 	opts WebhookOptions
 	log  *slog.Logger

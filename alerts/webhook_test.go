@@ -465,6 +465,7 @@ func TestWebhookAlertReads(t *testing.T) {
 		wantAlerts int
 		wantMatch  bool
 		wantErr    string
+		retryable  func(error) bool
 	}{
 		{name: "match", wantCalls: 1, wantAlerts: 1, wantMatch: true},
 		{name: "two 5xx then success", failStatus: 503, failN: 2, wantCalls: 3, wantAlerts: 1,
@@ -478,10 +479,12 @@ func TestWebhookAlertReads(t *testing.T) {
 		{name: "unmatched alert still gives an event", alerts: unmatched, wantCalls: 1,
 			wantAlerts: 1},
 		{name: "no alerts", alerts: `{"alerts":[],"more":false}`, wantCalls: 1},
+		{name: "caller's classification wins", failStatus: 503, failN: 10, wantCalls: 1,
+			wantErr: msgAlertsUnreadable, retryable: func(error) bool { return false }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := newWebhookEnv(t, nil)
+			env := newWebhookEnv(t, func(o *WebhookOptions) { o.Retry.Retryable = tt.retryable })
 			if tt.alerts != "" {
 				env.pd.setAlerts(incidentID, []byte(tt.alerts))
 			}
