@@ -20,10 +20,23 @@ func metric(ns, name string, v float64, dims ...string) Alert {
 
 func TestFindMatchDefaultRules(t *testing.T) {
 	shadow := []string{"EndpointName", "cato-shadow-self", "VariantName", "primary"}
-	nli := []string{"EndpointName", "cato-nli", "VariantName", "primary"}
 	ray := []string{"Namespace", "cato", "Deployment", "cato-orchestrator"}
-	withStat := func(a Alert, s string) Alert { a.Statistic = s; return a }
-	withState := func(a Alert, s string) Alert { a.State = s; return a }
+	member := func(n string) []string { return []string{"CacheClusterId", "cato-cache-production-" + n} }
+	gpu := func(v float64, dims ...string) Alert {
+		return metric("/aws/sagemaker/Endpoints", "GPUUtilization", v, dims...)
+	}
+	latency := func(endpoint string, micros float64, stat string) Alert {
+		a := metric("AWS/SageMaker", "ModelLatency", micros, "EndpointName", endpoint, "VariantName", "primary")
+		a.Statistic = stat
+		return a
+	}
+	memory := func(v float64, dims ...string) Alert {
+		return metric("AWS/ElastiCache", "DatabaseMemoryUsagePercentage", v, dims...)
+	}
+	hitRate := func(v float64, dims ...string) Alert {
+		return metric("AWS/ElastiCache", "CacheHitRate", v, dims...)
+	}
+	state := func(a Alert, s string) Alert { a.State = s; return a }
 	noValue := func(a Alert) Alert { a.HasValue = false; return a }
 
 	tests := []struct {
@@ -34,77 +47,71 @@ func TestFindMatchDefaultRules(t *testing.T) {
 		step     string
 		escalate bool
 	}{
-		{name: "gpu high", alerts: []Alert{metric("/aws/sagemaker/Endpoints", "GPUUtilization", 348, shadow...)},
-			rule: "shadow-gpu-high", text: "GPU utilization 87% > 80% on cato-shadow-self/primary",
-			step: "scale shadow +10"},
-		{name: "gpu low", alerts: []Alert{metric("/aws/sagemaker/Endpoints", "GPUUtilization", 100, shadow...)},
-			rule: "shadow-gpu-low", text: "GPU utilization 25% < 40% on cato-shadow-self/primary",
-			step: "scale shadow -10"},
-		{name: "gpu in between", alerts: []Alert{metric("/aws/sagemaker/Endpoints", "GPUUtilization", 200, shadow...)}},
-		{name: "gpu other endpoint", alerts: []Alert{metric("/aws/sagemaker/Endpoints", "GPUUtilization", 390,
-			"EndpointName", "other", "VariantName", "primary")}},
-		{name: "gpu missing variant", alerts: []Alert{metric("/aws/sagemaker/Endpoints", "GPUUtilization", 390,
-			"EndpointName", "cato-shadow-self")}},
-		{name: "ray requests high", alerts: []Alert{metric("Cato/RayServe", "RequestsPerReplica", 12, ray...)},
-			rule: "ray-requests-high", text: "requests per replica 12 > 10 on cato/cato-orchestrator",
-			step: "scale ray +5"},
-		{name: "ray requests low", alerts: []Alert{metric("Cato/RayServe", "RequestsPerReplica", 2.5, ray...)},
-			rule: "ray-requests-low", text: "requests per replica 2.5 < 3 on cato/cato-orchestrator",
-			step: "scale ray -5"},
-		{name: "nli latency high", alerts: []Alert{withStat(metric("AWS/SageMaker", "ModelLatency", 120000, nli...), "p99")},
-			rule: "nli-latency-high", text: "p99 latency 120 ms > 100 ms on cato-nli/primary",
-			step: "scale nli +2"},
-		{name: "nli latency low", alerts: []Alert{withStat(metric("AWS/SageMaker", "ModelLatency", 40000, nli...), "p99")},
-			rule: "nli-latency-low", text: "p99 latency 40 ms < 50 ms on cato-nli/primary",
-			step: "scale nli -2"},
-		{name: "nli average latency is not p99", alerts: []Alert{
-			withStat(metric("AWS/SageMaker", "ModelLatency", 120000, nli...), "Average")}},
-		{name: "shadow latency critical", alerts: []Alert{metric("AWS/SageMaker", "ModelLatency", 512000, shadow...)},
-			rule: "shadow-latency-critical", text: "p99 latency 512 ms > 500 ms on cato-shadow-self/primary",
-			step: "scale shadow +10"},
+		{name: "gpu high", alerts: []Alert{gpu(348, shadow...)}, rule: "shadow-gpu-high",
+			text: "GPU utilization 87% > 80% on cato-shadow-self/primary", step: "scale shadow +10"},
+		{name: "gpu low", alerts: []Alert{gpu(100, shadow...)}, rule: "shadow-gpu-low",
+			text: "GPU utilization 25% < 40% on cato-shadow-self/primary", step: "scale shadow -10"},
+		{name: "gpu in between", alerts: []Alert{gpu(200, shadow...)}},
+		{name: "gpu other endpoint",
+			alerts: []Alert{gpu(390, "EndpointName", "other", "VariantName", "primary")}},
+		{name: "gpu missing variant", alerts: []Alert{gpu(390, "EndpointName", "cato-shadow-self")}},
+		{name: "ray requests high",
+			alerts: []Alert{metric("Cato/RayServe", "RequestsPerReplica", 12, ray...)},
+			rule:   "ray-requests-high", step: "scale ray +5",
+			text: "requests per replica 12 > 10 on cato/cato-orchestrator"},
+		{name: "ray requests low",
+			alerts: []Alert{metric("Cato/RayServe", "RequestsPerReplica", 2.5, ray...)},
+			rule:   "ray-requests-low", step: "scale ray -5",
+			text: "requests per replica 2.5 < 3 on cato/cato-orchestrator"},
+		{name: "nli latency high", alerts: []Alert{latency("cato-nli", 120000, "p99")},
+			rule: "nli-latency-high", step: "scale nli +2",
+			text: "p99 latency 120 ms > 100 ms on cato-nli/primary"},
+		{name: "nli latency low", alerts: []Alert{latency("cato-nli", 40000, "p99")},
+			rule: "nli-latency-low", step: "scale nli -2",
+			text: "p99 latency 40 ms < 50 ms on cato-nli/primary"},
+		{name: "nli average latency is not p99",
+			alerts: []Alert{latency("cato-nli", 120000, "Average")}},
+		{name: "shadow latency critical", alerts: []Alert{latency("cato-shadow-self", 512000, "")},
+			rule: "shadow-latency-critical", step: "scale shadow +10",
+			text: "p99 latency 512 ms > 500 ms on cato-shadow-self/primary"},
 		{name: "shadow latency exactly 500 ms is a warning",
-			alerts: []Alert{metric("AWS/SageMaker", "ModelLatency", 500000, shadow...)},
-			rule:   "shadow-latency-warning", text: "p99 latency 500 ms > 300 ms on cato-shadow-self/primary",
-			step: "scale shadow +10"},
-		{name: "cache memory on a member", alerts: []Alert{metric("AWS/ElastiCache",
-			"DatabaseMemoryUsagePercentage", 91.7, "CacheClusterId", "cato-cache-production-002")},
-			rule: "cache-memory-high", text: "memory 91.7% > 80% on cato-cache-production-002",
-			step: "scale cache next"},
-		{name: "cache memory on the group", alerts: []Alert{metric("AWS/ElastiCache",
-			"DatabaseMemoryUsagePercentage", 85, "ReplicationGroupId", "cato-cache-production")},
-			rule: "cache-memory-high-group", text: "memory 85% > 80% on cato-cache-production",
-			step: "scale cache next"},
-		{name: "cache memory on another cluster", alerts: []Alert{metric("AWS/ElastiCache",
-			"DatabaseMemoryUsagePercentage", 95, "CacheClusterId", "cato-cache-staging-001")}},
-		{name: "cache hit rate warning", alerts: []Alert{metric("AWS/ElastiCache", "CacheHitRate", 70,
-			"CacheClusterId", "cato-cache-production-001", "CacheNodeId", "0001")},
-			rule: "cache-hit-rate-warning", text: "cache hit rate 70% < 75% on cato-cache-production-001",
-			step: "replicas cache +1"},
-		{name: "cache hit rate critical", alerts: []Alert{metric("AWS/ElastiCache", "CacheHitRate", 55,
-			"CacheClusterId", "cato-cache-production-001")},
-			rule: "cache-hit-rate-critical", text: "cache hit rate 55% < 60% on cato-cache-production-001",
-			step: "replicas cache +1"},
-		{name: "critical hit rate beats memory", alerts: []Alert{
-			metric("AWS/ElastiCache", "DatabaseMemoryUsagePercentage", 91.7, "CacheClusterId", "cato-cache-production-001"),
-			metric("AWS/ElastiCache", "CacheHitRate", 55, "CacheClusterId", "cato-cache-production-002"),
-		}, rule: "cache-hit-rate-critical", text: "cache hit rate 55% < 60% on cato-cache-production-002",
-			step: "replicas cache +1"},
+			alerts: []Alert{latency("cato-shadow-self", 500000, "p99")},
+			rule:   "shadow-latency-warning", step: "scale shadow +10",
+			text: "p99 latency 500 ms > 300 ms on cato-shadow-self/primary"},
+		{name: "cache memory on a member", alerts: []Alert{memory(91.7, member("002")...)},
+			rule: "cache-memory-high", step: "scale cache next",
+			text: "memory 91.7% > 80% on cato-cache-production-002"},
+		{name: "cache memory on the group",
+			alerts: []Alert{memory(85, "ReplicationGroupId", "cato-cache-production")},
+			rule:   "cache-memory-high-group", step: "scale cache next",
+			text: "memory 85% > 80% on cato-cache-production"},
+		{name: "cache memory on another cluster",
+			alerts: []Alert{memory(95, "CacheClusterId", "cato-cache-staging-001")}},
+		{name: "cache hit rate warning",
+			alerts: []Alert{hitRate(70, append(member("001"), "CacheNodeId", "0001")...)},
+			rule:   "cache-hit-rate-warning", step: "replicas cache +1",
+			text: "cache hit rate 70% < 75% on cato-cache-production-001"},
+		{name: "cache hit rate critical", alerts: []Alert{hitRate(55, member("001")...)},
+			rule: "cache-hit-rate-critical", step: "replicas cache +1",
+			text: "cache hit rate 55% < 60% on cato-cache-production-001"},
+		{name: "critical hit rate beats memory",
+			alerts: []Alert{memory(91.7, member("001")...), hitRate(55, member("002")...)},
+			rule:   "cache-hit-rate-critical", step: "replicas cache +1",
+			text: "cache hit rate 55% < 60% on cato-cache-production-002"},
 		{name: "error rate warning", alerts: []Alert{metric("Cato/RayServe", "ErrorRate", 0.62, ray...)},
-			rule: "error-rate-warning", text: "error rate 0.62% > 0.5% on cato/cato-orchestrator",
-			step: "rollback ray", escalate: true},
+			rule: "error-rate-warning", step: "rollback ray", escalate: true,
+			text: "error rate 0.62% > 0.5% on cato/cato-orchestrator"},
 		{name: "error rate critical", alerts: []Alert{metric("Cato/RayServe", "ErrorRate", 1.5, ray...)},
-			rule: "error-rate-critical", text: "error rate 1.5% > 1% on cato/cato-orchestrator",
-			step: "rollback ray", escalate: true},
+			rule: "error-rate-critical", step: "rollback ray", escalate: true,
+			text: "error rate 1.5% > 1% on cato/cato-orchestrator"},
 		{name: "budget burn warning", alerts: []Alert{metric("Cato/Cost", "BudgetBurnRate", 130)},
-			rule: "budget-burn-warning", text: "budget burn rate 130% > 120%",
-			step: "scale shadow -10", escalate: true},
+			rule: "budget-burn-warning", step: "scale shadow -10", escalate: true,
+			text: "budget burn rate 130% > 120%"},
 		{name: "budget burn critical", alerts: []Alert{metric("Cato/Cost", "BudgetBurnRate", 151)},
-			rule: "budget-burn-critical", text: "budget burn rate 151% > 150%",
-			step: "scale shadow -10", escalate: true},
-		{name: "alarm back to OK", alerts: []Alert{
-			withState(metric("/aws/sagemaker/Endpoints", "GPUUtilization", 390, shadow...), "OK")}},
-		{name: "no value", alerts: []Alert{
-			noValue(metric("/aws/sagemaker/Endpoints", "GPUUtilization", 390, shadow...))}},
+			rule: "budget-burn-critical", step: "scale shadow -10", escalate: true,
+			text: "budget burn rate 151% > 150%"},
+		{name: "alarm back to OK", alerts: []Alert{state(gpu(390, shadow...), "OK")}},
+		{name: "no value", alerts: []Alert{noValue(gpu(390, shadow...))}},
 		{name: "unknown metric", alerts: []Alert{metric("AWS/EC2", "CPUUtilization", 99)}},
 		{name: "no alerts"},
 	}

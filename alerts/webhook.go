@@ -376,7 +376,8 @@ func parseWebhook(body []byte) (Event, error) {
 		}
 		e.Note = n.Content
 		if n.Incident != nil {
-			e.Incident = Incident{ID: n.Incident.ID, Title: n.Incident.Summary, URL: n.Incident.HTMLURL}
+			ref := n.Incident
+			e.Incident = Incident{ID: ref.ID, Title: ref.Summary, URL: ref.HTMLURL}
 		}
 		return e, nil
 	}
