@@ -114,9 +114,12 @@ func (a *Action) Status(ctx context.Context) (actions.Status, error) {
 
 	h, err := a.getHPA(ctx)
 	if err != nil {
-		return actions.Status{}, err
+		// The Deployment's state is still worth showing.
+		a.log.Warn("read hpa failed", "hpa", a.cfg.HPA, "err", err)
+		st.Fields = append(st.Fields, actions.Field{Name: "hpa", Value: "unreadable: " + actions.Explain(err)})
+	} else {
+		st.Fields = append(st.Fields, hpaFields(a.cfg.HPA, h)...)
 	}
-	st.Fields = append(st.Fields, hpaFields(a.cfg.HPA, h)...)
 
 	if f, ok := a.podsField(ctx); ok {
 		st.Fields = append(st.Fields, f)
@@ -139,7 +142,11 @@ func (a *Action) Plan(ctx context.Context, req actions.Request) (actions.Plan, e
 
 // Run carries out p and, for scale and rollback, follows the rollout until every replica
 // is ready or the wait timeout passes.
-func (a *Action) Run(ctx context.Context, p actions.Plan, progress actions.Progress) (actions.Result, error) {
+func (a *Action) Run(
+	ctx context.Context,
+	p actions.Plan,
+	progress actions.Progress,
+) (actions.Result, error) {
 	if err := a.checkPlan(p); err != nil {
 		return actions.Result{}, err
 	}
@@ -159,7 +166,11 @@ func (a *Action) Run(ctx context.Context, p actions.Plan, progress actions.Progr
 
 // Follow waits for the rollout a scale or rollback step started, possibly in another
 // process, to finish; for an hpa step it reads the HPA.
-func (a *Action) Follow(ctx context.Context, p actions.Plan, progress actions.Progress) (actions.Result, error) {
+func (a *Action) Follow(
+	ctx context.Context,
+	p actions.Plan,
+	progress actions.Progress,
+) (actions.Result, error) {
 	if err := a.checkPlan(p); err != nil {
 		return actions.Result{}, err
 	}
@@ -325,7 +336,11 @@ func hpaResult(name string, h *autoscalingv2.HorizontalPodAutoscaler) actions.Re
 // follow polls the Deployment until its rollout is done, reporting ready replicas when
 // they change. When the wait timeout passes first, the result says the rollout is still
 // progressing; that is no error.
-func (a *Action) follow(ctx context.Context, p actions.Plan, progress actions.Progress) (actions.Result, error) {
+func (a *Action) follow(
+	ctx context.Context,
+	p actions.Plan,
+	progress actions.Progress,
+) (actions.Result, error) {
 	wctx, cancel := context.WithTimeout(ctx, a.cfg.WaitTimeout)
 	defer cancel()
 	last := ""
@@ -376,7 +391,8 @@ func progressLine(p actions.Plan, d *appsv1.Deployment) string {
 
 func (a *Action) doneResult(p actions.Plan, d *appsv1.Deployment) actions.Result {
 	rev := d.Annotations[RevisionAnnotation]
-	summary := fmt.Sprintf("%s now has %d/%d replicas ready", a.cfg.target(), d.Status.ReadyReplicas, replicas(d))
+	summary := fmt.Sprintf("%s now has %d/%d replicas ready", a.cfg.target(),
+		d.Status.ReadyReplicas, replicas(d))
 	if p.Verb == actions.VerbRollback {
 		summary = fmt.Sprintf("%s is rolled back to the pod template of revision %s (now revision %s); "+
 			"%d/%d replicas ready", a.cfg.target(), p.Params[ParamToRevision], rev,

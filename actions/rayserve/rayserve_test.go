@@ -622,3 +622,21 @@ func TestErrorsCarryNoSecret(t *testing.T) {
 		require.False(t, strings.Contains(text, good) || strings.Contains(text, bad), "secret in %q", text)
 	}
 }
+
+func TestUnreadableHPADegrades(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, 10, 10, 5, 50, false)
+	f.fake.Fail(kubefake.Fault{Verb: "get", Resource: kubefake.HPAs, Code: 403, Times: 2})
+
+	st, err := f.act.Status(ctx)
+	require.NoError(t, err)
+	require.Contains(t, st.Fields, actions.Field{Name: "hpa", Value: "unreadable: Kubernetes refused to let the " +
+		`bot get horizontalpodautoscalers in namespace cato (forbidden); its service account needs the "get" ` +
+		"permission on horizontalpodautoscalers"})
+
+	p, err := f.act.Plan(ctx, req(actions.VerbScale, "100"))
+	require.NoError(t, err)
+	require.Len(t, p.Warnings, 1)
+	require.True(t, strings.HasPrefix(p.Warnings[0], "the bot could not read the HPA cato-orchestrator-hpa ("))
+	require.Empty(t, p.Extra)
+}

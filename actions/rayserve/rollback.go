@@ -154,7 +154,11 @@ type errStop struct{ err error }
 
 func (e errStop) Error() string { return e.err.Error() }
 
-func (a *Action) runRollback(ctx context.Context, p actions.Plan, progress actions.Progress) (actions.Result, error) {
+func (a *Action) runRollback(
+	ctx context.Context,
+	p actions.Plan,
+	progress actions.Progress,
+) (actions.Result, error) {
 	from, to, rsName := p.Params[ParamFromRevision], p.Params[ParamToRevision], p.Params[ParamReplicaSet]
 	if from == "" || to == "" || rsName == "" {
 		return actions.Result{}, actions.Usagef("this rollback step does not say which revision to restore")

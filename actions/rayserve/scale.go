@@ -43,7 +43,11 @@ func (a *Action) planScale(ctx context.Context, args []string) (actions.Plan, er
 	}
 	h, err := a.getHPA(ctx)
 	if err != nil {
-		return actions.Plan{}, err
+		a.log.Warn("read hpa failed", "hpa", a.cfg.HPA, "err", err)
+		p.Warnings = append(p.Warnings, fmt.Sprintf(
+			"the bot could not read the HPA %s (%s), so it cannot tell whether the HPA will undo this",
+			a.cfg.HPA, actions.Explain(err)))
+		return p, nil
 	}
 	if h == nil {
 		return p, nil
@@ -63,7 +67,11 @@ func (a *Action) planScale(ctx context.Context, args []string) (actions.Plan, er
 	return p, nil
 }
 
-func (a *Action) runScale(ctx context.Context, p actions.Plan, progress actions.Progress) (actions.Result, error) {
+func (a *Action) runScale(
+	ctx context.Context,
+	p actions.Plan,
+	progress actions.Progress,
+) (actions.Result, error) {
 	n, err := strconv.ParseInt(p.Params[ParamReplicas], 10, 32)
 	if err != nil || n < a.cfg.Limits.Min || n > a.cfg.Limits.Max {
 		return actions.Result{}, actions.Usagef("this step's replica count %q is not within %d–%d",
