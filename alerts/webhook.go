@@ -29,6 +29,10 @@ const (
 	DefaultQueueWait = time.Second
 )
 
+// seenTimeout bounds recording an event id; PagerDuty waits 5 s for an
+// answer.
+const seenTimeout = 3 * time.Second
+
 // BUG(#2): A webhook event answered 202 waits in memory until a worker has
 // handled it. If the process dies first, its id is already recorded and
 // PagerDuty does not resend it; polling mode, or a later event on the same
@@ -159,7 +163,7 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		http.Error(rw, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	log := w.log.With("webhook_id", r.Header.Get(WebhookIDHeader), "remote_addr", r.RemoteAddr)
+	log := w.log.With("webhook_id", clip(r.Header.Get(WebhookIDHeader)), "remote_addr", r.RemoteAddr)
 
 	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, w.opts.MaxBody))
 	var tooBig *http.MaxBytesError
@@ -225,7 +229,11 @@ func (w *Webhook) accept(ctx context.Context, log *slog.Logger, e Event) int {
 		return http.StatusServiceUnavailable
 	}
 
-	first, err := w.opts.Seen(ctx, e.ID)
+	// Once recording starts it finishes, even if PagerDuty hangs up: an id
+	// recorded for an event that is then dropped would lose the event.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), seenTimeout)
+	defer cancel()
+	first, err := w.opts.Seen(sctx, e.ID)
 	switch {
 	case err != nil:
 		<-w.slots
@@ -248,16 +256,14 @@ func (w *Webhook) work(q <-chan Event) {
 	}
 }
 
-// queueOf picks the worker for an incident, so that its events reach the
-// Sink in order: a triggered event still reading its alerts is not
-// overtaken by the acknowledgement that follows it.
-func queueOf(incidentID string, n int) int {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(incidentID))
-	return int(h.Sum32() % uint32(n))
-}
-
+// process enriches e and hands it to the Sink. A panic in the Sink is
+// logged and does not stop the worker.
 func (w *Webhook) process(ctx context.Context, e Event) {
+	defer func() {
+		if v := recover(); v != nil {
+			w.log.Error("webhook event handler panicked", "event_id", e.ID, "panic", fmt.Sprint(v))
+		}
+	}()
 	switch e.Type {
 	case IncidentTriggered:
 		w.en.enrich(ctx, &e)
@@ -265,6 +271,15 @@ func (w *Webhook) process(ctx context.Context, e Event) {
 		w.en.refresh(ctx, &e)
 	}
 	w.opts.Sink.HandleEvent(ctx, e)
+}
+
+// queueOf picks the worker for an incident, so that its events reach the
+// Sink in order: a triggered event still reading its alerts is not
+// overtaken by the acknowledgement that follows it.
+func queueOf(incidentID string, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(incidentID))
+	return int(h.Sum32() % uint32(n))
 }
 
 // Shutdown stops accepting deliveries (503, so PagerDuty retries them),
@@ -297,6 +312,15 @@ func (w *Webhook) Shutdown(ctx context.Context) error {
 		<-done
 		return fmt.Errorf("shut down pagerduty webhook: %w", ctx.Err())
 	}
+}
+
+// clip shortens an unverified header value for the log.
+func clip(s string) string {
+	const limit = 64
+	if len(s) > limit {
+		return s[:limit] + "…"
+	}
+	return s
 }
 
 func handled(eventType string) bool {

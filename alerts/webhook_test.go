@@ -575,6 +575,26 @@ func TestWebhookShutdownDeadlineStillDelivers(t *testing.T) {
 	require.Equal(t, msgAlertsUnreadable, e.AlertsError)
 }
 
+// panickySink panics on its first event.
+type panickySink struct {
+	*recordingSink
+	once sync.Once
+}
+
+func (p *panickySink) HandleEvent(ctx context.Context, e Event) {
+	p.once.Do(func() { panic("sink bug") })
+	p.recordingSink.HandleEvent(ctx, e)
+}
+
+func TestWebhookSurvivesASinkPanic(t *testing.T) {
+	sink := &panickySink{recordingSink: newSink()}
+	env := newWebhookEnv(t, func(o *WebhookOptions) { o.Sink, o.Workers = sink, 1 })
+	require.Equal(t, http.StatusAccepted, env.deliver(t, "incident.acknowledged.json", ""))
+	require.Equal(t, http.StatusAccepted, env.deliver(t, "incident.resolved.json", ""))
+	require.Equal(t, IncidentResolved, sink.next(t).Type)
+	require.Contains(t, env.logs.String(), "webhook event handler panicked")
+}
+
 func TestNewWebhookNeedsASecret(t *testing.T) {
 	_, err := NewWebhook(WebhookOptions{Secrets: []secret.String{""}, Seen: ledgerSeen(), Sink: newSink()})
 	require.EqualError(t, err, "new pagerduty webhook: no signing secret")
