@@ -207,9 +207,10 @@ func TestRedisSameHolderKeepsLease(t *testing.T) {
 	ctx := context.Background()
 
 	// A lease left by this holder before a restart is taken back at once.
-	key := lease.RedisKeyPrefix + "poller"
+	name := redistest.Prefix(t) + "poller"
+	key := lease.RedisKeyPrefix + name
 	require.NoError(t, c.Set(ctx, key, "pod-1", time.Hour).Err())
-	e, err := lease.Redis(c, lease.Options{Name: "poller", HolderID: "pod-1", TTL: time.Second})
+	e, err := lease.Redis(c, lease.Options{Name: name, HolderID: "pod-1", TTL: time.Second})
 	require.NoError(t, err)
 
 	w := newWork()
