@@ -3,6 +3,7 @@ package alerts
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -234,7 +235,14 @@ func (p *Poller) event(in pagerduty.Incident, id, typ string) Event {
 	return e
 }
 
+// deliver hands e to the Sink; a panic in the Sink is logged and polling
+// goes on.
 func (p *Poller) deliver(ctx context.Context, e Event) {
+	defer func() {
+		if v := recover(); v != nil {
+			p.log.Error("poll event handler panicked", "event_id", e.ID, "panic", fmt.Sprint(v))
+		}
+	}()
 	p.log.Debug("poll event", "event_id", e.ID, "event_type", e.Type, "incident_id", e.Incident.ID)
 	p.opts.Sink.HandleEvent(ctx, e)
 }
