@@ -86,6 +86,7 @@ func Run(ctx context.Context, opts Options) error {
 		Ledger:       led,
 		Pager:        pagerOrNil(pd),
 		PagerMessage: pager.Message,
+		Trigger:      trigger(pd, opts.Env),
 		OnCall:       onCall(pd),
 		Access:       cfg.Access,
 		Escalation:   cfg.Escalation,
@@ -117,6 +118,7 @@ func Run(ctx context.Context, opts Options) error {
 			Sink:    b,
 			Rules:   cfg.Rules,
 			Logger:  log.With("component", "webhook"),
+			Retry:   pagerRetry,
 		})
 		if err != nil {
 			return err
@@ -158,6 +160,7 @@ func Run(ctx context.Context, opts Options) error {
 			Interval: cfg.PagerDuty.PollInterval,
 			Logger:   log.With("component", "poller"),
 			Leader:   func() bool { return true },
+			Retry:    pagerRetry,
 		})
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/thinktank/catobot/alerts"
@@ -27,6 +28,10 @@ func newPager(cfg config.Config, env Env, log *slog.Logger) (*pager.Client, erro
 	}
 	return pager.New(pc, pager.Secrets{Token: env.PagerDutyToken, RoutingKey: env.RoutingKey}, pager.Options{Logger: log})
 }
+
+// pagerRetry retries reading an incident's details only when PagerDuty was
+// unavailable; the client has already waited out any 429.
+var pagerRetry = alerts.Retry{Retryable: func(err error) bool { return errors.Is(err, pager.ErrUnavailable) }}
 
 // pagerAdapter fits pager.Client to what the bot calls.
 type pagerAdapter struct{ c *pager.Client }
@@ -69,5 +74,16 @@ func onCall(c *pager.Client) func(ctx context.Context, email string) (bool, erro
 	policy := c.Config().EscalationPolicy
 	return func(ctx context.Context, email string) (bool, error) {
 		return c.IsOnCall(ctx, policy, email)
+	}
+}
+
+// trigger opens an incident for the escalation team through the Events API
+// v2, or is nil when PAGERDUTY_ROUTING_KEY is not set.
+func trigger(c *pager.Client, env Env) func(ctx context.Context, summary string, details map[string]any) (string, error) {
+	if c == nil || env.RoutingKey.IsZero() {
+		return nil
+	}
+	return func(ctx context.Context, summary string, details map[string]any) (string, error) {
+		return c.Trigger(ctx, pager.Event{Summary: summary, Source: "catobot", Severity: "critical", Component: "cato", CustomDetails: details})
 	}
 }

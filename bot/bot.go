@@ -71,6 +71,9 @@ type Options struct {
 	Limits      map[string]actions.Limits
 	Ledger      *ledger.Ledger
 	Pager       Pager
+	// Trigger opens a new incident for the escalation team through the
+	// Events API and returns its dedup key; nil when no routing key is set.
+	Trigger func(ctx context.Context, summary string, details map[string]any) (string, error)
 	// PagerMessage turns a Pager error into words for the person.
 	PagerMessage func(error) string
 	// OnCall reports whether the Slack user with that email is on call;

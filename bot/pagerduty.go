@@ -167,7 +167,7 @@ func (b *Bot) escalateCommand(ctx context.Context, cmd slack.SlashCommand, note 
 	}
 	incident, v, c, ok := b.latestOpenCard(ctx)
 	if !ok {
-		reply("There is no open incident card to escalate. Page " + b.team() + " in PagerDuty or write to " + b.opts.Escalation.Email + ".")
+		b.escalateWithoutIncident(ctx, cmd, note, reply)
 		return
 	}
 	if err := b.opts.Pager.Escalate(ctx, incident, email); err != nil {
@@ -221,4 +221,27 @@ func actionsExplain(err error) string {
 		return ae.Msg
 	}
 	return "an unexpected error; see catobot's log"
+}
+
+// escalateWithoutIncident opens an incident for the team through the Events
+// API when there is no open card to hand over, and says so in the channel.
+func (b *Bot) escalateWithoutIncident(ctx context.Context, cmd slack.SlashCommand, note string, reply func(string)) {
+	if b.opts.Trigger == nil {
+		reply("There is no open incident to escalate, and no Events API routing key is set to open one. Page " + b.team() + " in PagerDuty or write to " + b.opts.Escalation.Email + ".")
+		return
+	}
+	summary := "Escalated from #" + b.opts.ChannelName + " by catobot"
+	if note != "" {
+		summary += ": " + note
+	}
+	key, err := b.opts.Trigger(ctx, summary, map[string]any{"requested_by_slack_user": cmd.UserID, "note": note, "tried": b.tried(ctx, "")})
+	if err != nil {
+		reply(":x: I could not open an incident for " + b.team() + ": " + b.pagerMessage(err))
+		return
+	}
+	b.audit(ctx, ledger.Entry{Actor: cmd.UserID, Action: "escalate", Summary: "new incident " + key, Channel: cmd.ChannelID})
+	text := b.escalationText(ctx, cmd.UserID, "", cardView{}, note) + "\nOpened a new PagerDuty incident for them (dedup key `" + key + "`)."
+	if _, err := b.post.post(ctx, cmd.ChannelID, textMessage(text)); err != nil {
+		b.log.Warn("escalation post failed", "err", err)
+	}
 }
