@@ -74,6 +74,8 @@ type Options struct {
 	// Trigger opens a new incident for the escalation team through the
 	// Events API and returns its dedup key; nil when no routing key is set.
 	Trigger func(ctx context.Context, summary string, details map[string]any) (string, error)
+	// Tiers returns a user-scale plan by name ("1m", "10m").
+	Tiers func(name string) (Tier, error)
 	// PagerMessage turns a Pager error into words for the person.
 	PagerMessage func(error) string
 	// OnCall reports whether the Slack user with that email is on call;

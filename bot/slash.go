@@ -51,6 +51,10 @@ func (b *Bot) handleSlash(ctx context.Context, cmd slack.SlashCommand, c command
 		log.Info("step refused", "reason", "not allowed")
 		return
 	}
+	if c.Name == actions.VerbTier {
+		b.tierCommand(ctx, cmd, c.Args[0], reply)
+		return
+	}
 	req, err := b.resolveRequest(ctx, c.request())
 	if err != nil {
 		reply(":x: " + actions.Explain(err))

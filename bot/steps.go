@@ -65,6 +65,8 @@ func (b *Bot) handleClick(ctx context.Context, c click) {
 		b.undoClicked(ctx, c, log)
 	case actionAck, actionResolve, actionEscalate:
 		b.incidentClicked(ctx, c, log)
+	case actionRunAll:
+		b.runAllClicked(ctx, c, log)
 	default:
 		log.Warn("unknown button", "channel", c.Channel)
 		b.tell(ctx, c, "That button is not one of mine any more; nothing was done.")
@@ -508,6 +510,9 @@ func (b *Bot) before(ctx context.Context, a actions.Action) []actions.Field {
 func (b *Bot) markOrigin(ctx context.Context, p ledger.Pending, note string) {
 	if p.IncidentID != "" {
 		b.updateCardActed(ctx, p.IncidentID, note)
+		return
+	}
+	if b.redrawTier(ctx, p.ID) {
 		return
 	}
 	if p.MessageTS == "" {
