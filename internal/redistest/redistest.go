@@ -5,7 +5,8 @@
 // when the test ends. When the redis-server binary is missing the test is
 // skipped, unless the environment variable CI is "true", when it fails.
 //
-// When CATOBOT_TEST_REDIS_URL is set, Start returns it instead of starting a
+// When CATOBOT_TEST_REDIS_URL is set (redis://127.0.0.1:<port>/0, as
+// scripts/redis-test.sh prints), Start returns it instead of starting a
 // server; tests must then keep their keys apart, for example with Prefix.
 package redistest
 
@@ -35,6 +36,11 @@ const startTimeout = 20 * time.Second
 func Start(t testing.TB) string {
 	t.Helper()
 	if u := os.Getenv(EnvURL); u != "" {
+		addr := strings.TrimSuffix(strings.TrimPrefix(u, "redis://"), "/0")
+		if !strings.HasPrefix(addr, "127.0.0.1:") || !ping(addr) {
+			t.Fatalf("redistest: %s=%s is not a loopback server answering PING; want redis://127.0.0.1:<port>/0",
+				EnvURL, u)
+		}
 		return u
 	}
 	return start(t, "")
