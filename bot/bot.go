@@ -61,6 +61,9 @@ type Options struct {
 	API SlackAPI
 	// Socket receives envelopes; nil when the bot is driven directly.
 	Socket *socketmode.Client
+	// Watcher, when set, is the socket's logger; the bot stops when it
+	// sees that Socket Mode was turned off.
+	Watcher *SocketWatcher
 	// Channel is the channel ID for incident cards.
 	Channel string
 	// BotUserID is the bot's own user, whose mentions it answers.
@@ -159,13 +162,21 @@ func (b *Bot) Run(ctx context.Context) error {
 		return errors.New("bot: no socket-mode client")
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- b.opts.Socket.RunContext(ctx) }()
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { errc <- b.opts.Socket.RunContext(sctx) }()
+	var disabled <-chan struct{}
+	if b.opts.Watcher != nil {
+		disabled = b.opts.Watcher.Disabled()
+	}
 
 	defer b.wg.Wait()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-disabled:
+			return errors.New("bot: slack turned Socket Mode off for this app")
 		case err := <-errc:
 			if ctx.Err() != nil {
 				return nil

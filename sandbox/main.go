@@ -109,6 +109,9 @@ func Launch(ctx context.Context, st State, log *slog.Logger) (*Running, error) {
 	}
 }
 
+// Done delivers the bot's exit error once it stops by itself.
+func (r *Running) Done() <-chan error { return r.done }
+
 // Settle waits briefly for the bot's last messages to land.
 func (r *Running) Settle() { time.Sleep(300 * time.Millisecond) }
 
