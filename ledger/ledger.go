@@ -30,7 +30,8 @@ type Store interface {
 	// Put stores value under key, replacing any value.
 	Put(ctx context.Context, bucket, key string, value []byte, ttl time.Duration) error
 	// Swap replaces the value under key with value only if it is old now,
-	// and reports whether it did.
+	// and reports whether it did. The key keeps its expiry; an absent key
+	// is ErrNotFound.
 	Swap(ctx context.Context, bucket, key string, old, value []byte) (bool, error)
 	// Delete removes key; removing an absent key is no error.
 	Delete(ctx context.Context, bucket, key string) error
