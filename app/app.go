@@ -48,6 +48,7 @@ func Run(ctx context.Context, opts Options) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg := opts.Config
+	metrics := instrument(&opts)
 
 	store, err := ledger.Open(ctx, cfg.Ledger.URL, cfg.Ledger.Dir)
 	if err != nil {
@@ -63,7 +64,8 @@ func Run(ctx context.Context, opts Options) error {
 
 	api := slack.New(opts.Env.SlackBotToken.Reveal(),
 		slack.OptionAppLevelToken(opts.Env.SlackAppToken.Reveal()),
-		slack.OptionAPIURL(slackAPIURL(opts.Env.SlackAPIURL)))
+		slack.OptionAPIURL(slackAPIURL(opts.Env.SlackAPIURL)),
+		slack.OptionHTTPClient(metrics.SlackHTTPClient(nil)))
 	auth, err := api.AuthTestContext(ctx)
 	if err != nil {
 		return fmt.Errorf("slack: check SLACK_BOT_TOKEN with auth.test: %w", err)
@@ -98,6 +100,7 @@ func Run(ctx context.Context, opts Options) error {
 	})
 
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	ready := make(chan struct{})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -115,7 +118,7 @@ func Run(ctx context.Context, opts Options) error {
 			Secrets: opts.Env.WebhookSecrets,
 			Seen:    func(ctx context.Context, id string) (bool, error) { return led.FirstSeen(ctx, "pagerduty", id) },
 			Reader:  readerOrNil(pd),
-			Sink:    b,
+			Sink:    metrics.Sink(b),
 			Rules:   cfg.Rules,
 			Logger:  log.With("component", "webhook"),
 			Retry:   pagerRetry,
@@ -155,7 +158,7 @@ func Run(ctx context.Context, opts Options) error {
 			Lister:   pd,
 			Reader:   pd,
 			Seen:     func(ctx context.Context, id string) (bool, error) { return led.FirstSeen(ctx, "pagerduty_poll", id) },
-			Sink:     b,
+			Sink:     metrics.Sink(b),
 			Rules:    cfg.Rules,
 			Interval: cfg.PagerDuty.PollInterval,
 			Logger:   log.With("component", "poller"),
