@@ -151,7 +151,7 @@ func (c Config) Validate() error {
 		return errors.New("pagerduty.services: polling needs at least one service ID")
 	}
 	if err := alerts.ValidateRules(c.Rules); err != nil {
-		return fmt.Errorf("rules%w", err)
+		return err
 	}
 	checks := []struct {
 		key string
