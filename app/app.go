@@ -94,6 +94,7 @@ func Run(ctx context.Context, opts Options) error {
 		Escalation:   cfg.Escalation,
 		DryRun:       opts.DryRun,
 		Owner:        owner(),
+		Heartbeat:    cfg.Ledger.Heartbeat,
 		Logger:       log.With("component", "bot"),
 		Hooks:        opts.Hooks,
 		PostGap:      opts.PostGap,

@@ -89,6 +89,9 @@ type Options struct {
 	DryRun     bool
 	// Owner names this process in execution records.
 	Owner string
+	// Heartbeat is how often Resume records that this process is alive;
+	// zero means 10s.
+	Heartbeat time.Duration
 	// PostGap spaces posts to one channel; zero means Slack's one a second.
 	PostGap time.Duration
 	// Workers bounds the work running after acks.
@@ -140,6 +143,9 @@ func New(opts Options) *Bot {
 	gap := opts.PostGap
 	if gap == 0 {
 		gap = time.Second
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = heartbeatEvery
 	}
 	if opts.Owner == "" {
 		opts.Owner = newID()[:8]

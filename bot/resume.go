@@ -14,14 +14,16 @@ const (
 	bucketOwners   = "owners"
 	bucketFollow   = "follow"
 	heartbeatEvery = 10 * time.Second
-	heartbeatTTL   = 3 * heartbeatEvery
+	// heartbeatMisses is how many heartbeats a process may miss before
+	// its steps are followed by another.
+	heartbeatMisses = 3
 )
 
 // Resume keeps this process's heartbeat and, until ctx ends, picks up
 // every running step whose process has stopped, following it to its end and
 // posting the result in its thread.
 func (b *Bot) Resume(ctx context.Context) {
-	t := time.NewTicker(heartbeatEvery)
+	t := time.NewTicker(b.opts.Heartbeat)
 	defer t.Stop()
 	for {
 		b.beat(ctx)
@@ -35,7 +37,7 @@ func (b *Bot) Resume(ctx context.Context) {
 }
 
 func (b *Bot) beat(ctx context.Context) {
-	err := b.opts.Ledger.Store().Put(ctx, bucketOwners, b.opts.Owner, []byte(b.now().UTC().Format(time.RFC3339)), heartbeatTTL)
+	err := b.opts.Ledger.Store().Put(ctx, bucketOwners, b.opts.Owner, []byte(b.now().UTC().Format(time.RFC3339)), heartbeatMisses*b.opts.Heartbeat)
 	if err != nil && ctx.Err() == nil {
 		b.log.Warn("heartbeat failed", "err", err)
 	}

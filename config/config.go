@@ -62,6 +62,9 @@ type Ledger struct {
 	Dir string `yaml:"dir"`
 	// EventTTL is how long processed event ids are remembered.
 	EventTTL time.Duration `yaml:"event_ttl"`
+	// Heartbeat is how often a process records that it is alive; a step
+	// whose process missed three heartbeats is followed by another.
+	Heartbeat time.Duration `yaml:"heartbeat"`
 }
 
 // Components configures each system the bot acts on.
@@ -84,7 +87,7 @@ func Default() Config {
 		},
 		Escalation: bot.Escalation{Team: "consciousness-team", Email: "consciousness-team@thinktank.ai"},
 		PagerDuty:  PagerDuty{Config: pagerDefaults()},
-		Ledger:     Ledger{URL: "file", Dir: "data", EventTTL: 7 * 24 * time.Hour},
+		Ledger:     Ledger{URL: "file", Dir: "data", EventTTL: 7 * 24 * time.Hour, Heartbeat: 10 * time.Second},
 		Rules:      alerts.DefaultRules(),
 		Components: Components{
 			Shadow:     sagemaker.DefaultShadowConfig(),
@@ -140,6 +143,9 @@ func (c Config) Validate() error {
 	}
 	if c.Access.ApprovalTTL < 0 {
 		return errors.New("access.approval_ttl: must not be negative")
+	}
+	if c.Ledger.Heartbeat < 0 {
+		return errors.New("ledger.heartbeat: must not be negative")
 	}
 	if err := c.PagerDuty.Validate(); err != nil {
 		return fmt.Errorf("pagerduty.%w", err)
