@@ -70,9 +70,15 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("slack: check SLACK_BOT_TOKEN with auth.test: %w", err)
 	}
-	socket := socketmode.New(api)
+	watcher := bot.NewSocketWatcher(log.With("component", "slack"))
+	socket := socketmode.New(api, socketmode.OptionDebug(true), socketmode.OptionLog(watcher))
 
 	pd, err := newPager(cfg, opts.Env, log)
+	if err != nil {
+		return err
+	}
+	holder := owner()
+	elector, err := newElector(cfg.Lease, store, holder, log.With("component", "lease"))
 	if err != nil {
 		return err
 	}
@@ -80,6 +86,7 @@ func Run(ctx context.Context, opts Options) error {
 	b := bot.New(bot.Options{
 		API:          api,
 		Socket:       socket,
+		Watcher:      watcher,
 		Channel:      cfg.Slack.Channel,
 		ChannelName:  cfg.Slack.Channel,
 		BotUserID:    auth.UserID,
@@ -93,7 +100,7 @@ func Run(ctx context.Context, opts Options) error {
 		Access:       cfg.Access,
 		Escalation:   cfg.Escalation,
 		DryRun:       opts.DryRun,
-		Owner:        owner(),
+		Owner:        holder,
 		Heartbeat:    cfg.Ledger.Heartbeat,
 		Logger:       log.With("component", "bot"),
 		Hooks:        opts.Hooks,
@@ -154,8 +161,9 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}()
 
+	var poller *alerts.Poller
 	if pd != nil && cfg.PagerDuty.PollInterval > 0 {
-		poller, err := alerts.NewPoller(alerts.PollerOptions{
+		poller, err = alerts.NewPoller(alerts.PollerOptions{
 			Lister:   pd,
 			Reader:   pd,
 			Seen:     func(ctx context.Context, id string) (bool, error) { return led.FirstSeen(ctx, "pagerduty_poll", id) },
@@ -163,16 +171,22 @@ func Run(ctx context.Context, opts Options) error {
 			Rules:    cfg.Rules,
 			Interval: cfg.PagerDuty.PollInterval,
 			Logger:   log.With("component", "poller"),
-			Leader:   func() bool { return true },
+			Leader:   elector.IsLeader,
 			Retry:    pagerRetry,
 		})
 		if err != nil {
 			return err
 		}
-		go poller.Run(ctx)
 	}
 
-	go b.Resume(ctx)
+	go b.Heartbeat(ctx)
+	go elector.Run(ctx, func(lctx context.Context) {
+		log.Info("leading", "holder_id", holder)
+		if poller != nil {
+			go func() { _ = poller.Run(lctx) }()
+		}
+		b.Adopt(lctx)
+	}, nil)
 	close(ready)
 	log.Info("catobot serving", "listen", ln.Addr().String(), "channel", cfg.Slack.Channel, "components", set.Names(), "dry_run", opts.DryRun)
 	if opts.Started != nil {

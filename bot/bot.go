@@ -89,8 +89,8 @@ type Options struct {
 	DryRun     bool
 	// Owner names this process in execution records.
 	Owner string
-	// Heartbeat is how often Resume records that this process is alive;
-	// zero means 10s.
+	// Heartbeat is how often the process says it is alive; zero means
+	// DefaultHeartbeat.
 	Heartbeat time.Duration
 	// PostGap spaces posts to one channel; zero means Slack's one a second.
 	PostGap time.Duration
@@ -145,7 +145,7 @@ func New(opts Options) *Bot {
 		gap = time.Second
 	}
 	if opts.Heartbeat <= 0 {
-		opts.Heartbeat = heartbeatEvery
+		opts.Heartbeat = DefaultHeartbeat
 	}
 	if opts.Owner == "" {
 		opts.Owner = newID()[:8]

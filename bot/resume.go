@@ -11,23 +11,33 @@ import (
 // Heartbeats tell live processes from dead ones, so that a step whose
 // process died is followed to its end by another.
 const (
-	bucketOwners   = "owners"
-	bucketFollow   = "follow"
-	heartbeatEvery = 10 * time.Second
+	bucketOwners = "owners"
+	bucketFollow = "follow"
+	// DefaultHeartbeat is how often a process says it is alive.
+	DefaultHeartbeat = 10 * time.Second
 	// heartbeatMisses is how many heartbeats a process may miss before
 	// its steps are followed by another.
 	heartbeatMisses = 3
 )
 
-// Resume keeps this process's heartbeat and, until ctx ends, picks up
-// every running step whose process has stopped, following it to its end and
-// posting the result in its thread.
-func (b *Bot) Resume(ctx context.Context) {
+// Heartbeat says, until ctx ends, that this process is alive, so that
+// others leave its running steps alone.
+func (b *Bot) Heartbeat(ctx context.Context) {
+	b.every(ctx, b.beat)
+}
+
+// Adopt picks up, until ctx ends, every running step whose process has
+// stopped, following it to its end and posting the result in its thread.
+// With several replicas only the leader runs it.
+func (b *Bot) Adopt(ctx context.Context) {
+	b.every(ctx, b.adoptOrphans)
+}
+
+func (b *Bot) every(ctx context.Context, f func(context.Context)) {
 	t := time.NewTicker(b.opts.Heartbeat)
 	defer t.Stop()
 	for {
-		b.beat(ctx)
-		b.adoptOrphans(ctx)
+		f(ctx)
 		select {
 		case <-ctx.Done():
 			return

@@ -24,6 +24,7 @@ import (
 	"github.com/thinktank/catobot/actions/sagemaker"
 	"github.com/thinktank/catobot/alerts"
 	"github.com/thinktank/catobot/bot"
+	"github.com/thinktank/catobot/lease"
 	"github.com/thinktank/catobot/pager"
 )
 
@@ -34,6 +35,7 @@ type Config struct {
 	Escalation bot.Escalation `yaml:"escalation"`
 	PagerDuty  PagerDuty      `yaml:"pagerduty"`
 	Ledger     Ledger         `yaml:"ledger"`
+	Lease      lease.Config   `yaml:"lease"`
 	// Rules replace the built-in runbook rules when given.
 	Rules      []alerts.Rule `yaml:"rules"`
 	Components Components    `yaml:"components"`
@@ -88,6 +90,7 @@ func Default() Config {
 		Escalation: bot.Escalation{Team: "consciousness-team", Email: "consciousness-team@thinktank.ai"},
 		PagerDuty:  PagerDuty{Config: pagerDefaults()},
 		Ledger:     Ledger{URL: "file", Dir: "data", EventTTL: 7 * 24 * time.Hour, Heartbeat: 10 * time.Second},
+		Lease:      lease.DefaultConfig(),
 		Rules:      alerts.DefaultRules(),
 		Components: Components{
 			Shadow:     sagemaker.DefaultShadowConfig(),
@@ -155,6 +158,9 @@ func (c Config) Validate() error {
 	}
 	if c.PagerDuty.PollInterval > 0 && len(c.PagerDuty.Services) == 0 {
 		return errors.New("pagerduty.services: polling needs at least one service ID")
+	}
+	if err := c.Lease.Validate(); err != nil {
+		return err
 	}
 	if err := alerts.ValidateRules(c.Rules); err != nil {
 		return err
