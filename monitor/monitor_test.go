@@ -301,7 +301,8 @@ func TestReadErrorsInPlainWords(t *testing.T) {
 		},
 		{
 			name:    "bad credentials",
-			failure: cloudwatchfake.Failure{Code: "InvalidClientTokenId", Message: "The security token is invalid"},
+			failure: cloudwatchfake.Failure{Code: "InvalidClientTokenId",
+				Message: "The security token is invalid"},
 			kind:    actions.KindRefused,
 			msg: "AWS did not accept the bot's credentials (InvalidClientTokenId); check the AWS " +
 				"identity the bot runs as",
