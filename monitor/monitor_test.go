@@ -300,10 +300,10 @@ func TestReadErrorsInPlainWords(t *testing.T) {
 				"valid.; check monitoring.metrics in the config",
 		},
 		{
-			name:    "bad credentials",
+			name: "bad credentials",
 			failure: cloudwatchfake.Failure{Code: "InvalidClientTokenId",
 				Message: "The security token is invalid"},
-			kind:    actions.KindRefused,
+			kind: actions.KindRefused,
 			msg: "AWS did not accept the bot's credentials (InvalidClientTokenId); check the AWS " +
 				"identity the bot runs as",
 		},
