@@ -87,9 +87,9 @@ func codeError(ae smithy.APIError, err error) error {
 	return nil
 }
 
-// plain trims a message to one line for a person.
+// plain trims a message to one line for a person, without a final period.
 func plain(msg string) string {
-	msg = strings.Join(strings.Fields(msg), " ")
+	msg = strings.TrimRight(strings.Join(strings.Fields(msg), " "), ".")
 	if msg == "" {
 		return "no reason given"
 	}

@@ -297,7 +297,7 @@ func TestReadErrorsInPlainWords(t *testing.T) {
 				QueryCode: "InvalidParameterValue", Message: "The value  p999.x for\nparameter Stat is not valid."},
 			kind: actions.KindRefused,
 			msg: "CloudWatch refused the metric query: The value p999.x for parameter Stat is not " +
-				"valid.; check monitoring.metrics in the config",
+				"valid; check monitoring.metrics in the config",
 		},
 		{
 			name: "bad credentials",
