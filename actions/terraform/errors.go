@@ -126,21 +126,31 @@ func (a *Action) runError(ctx context.Context, op string, err error, diags []str
 		text = stderrText(err)
 	}
 	text = redact(text)
+	cause := errors.New(redact(err.Error()))
 	switch {
 	case strings.Contains(text, diagStale):
-		return actions.Errorf(actions.KindBusy, errors.New(redact(err.Error())),
+		return actions.Errorf(actions.KindBusy, errors.Join(errStale, cause),
 			"the plan is stale: the Terraform state changed since this preview; ask for a fresh preview")
 	case strings.Contains(text, diagLock):
-		return actions.Errorf(actions.KindBusy, errors.New(redact(err.Error())),
+		return actions.Errorf(actions.KindBusy, cause,
 			"the Terraform state is locked by another run; try again when it finishes")
 	case strings.Contains(text, diagNoBackend) || strings.Contains(text, diagInit) ||
 		strings.Contains(text, diagNotInit):
-		return actions.Errorf(actions.KindRefused, errors.New(redact(err.Error())),
-			"%s is not initialised for Terraform and init did not fix it: %s", a.cfg.Dir, clipText(text))
+		next := " and init did not fix it"
+		if op == "show" {
+			next = "; the next preview runs init"
+		}
+		return actions.Errorf(actions.KindRefused, errors.Join(errNotInitialised, cause),
+			"%s is not initialised for Terraform%s: %s", a.cfg.Dir, next, clipText(text))
 	}
-	return actions.Errorf(actions.KindRefused, errors.New(redact(err.Error())), "terraform %s failed: %s",
-		op, clipText(text))
+	return actions.Errorf(actions.KindRefused, cause, "terraform %s failed: %s", op, clipText(text))
 }
+
+// Causes that callers inside the package branch on.
+var (
+	errStale          = errors.New("saved plan is stale")
+	errNotInitialised = errors.New("working directory not initialised")
+)
 
 // stderrText returns the part of a terraform-exec error after its first line, which is where
 // it puts Terraform's standard error, without the lines about the CLI configuration file.

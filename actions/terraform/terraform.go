@@ -142,7 +142,7 @@ func (a *Action) Status(ctx context.Context) (actions.Status, error) {
 	state, err := tf.Show(ctx)
 	if err != nil {
 		e := a.runError(ctx, "show", err, nil)
-		if actions.KindOf(e) == actions.KindRefused && strings.Contains(actions.Explain(e), "not initialised") {
+		if errors.Is(e, errNotInitialised) {
 			st.State = "not initialised"
 			st.Fields = []actions.Field{{Name: "problem", Value: actions.Explain(e)}}
 			return st, nil
@@ -437,10 +437,8 @@ func (a *Action) Run(ctx context.Context, p actions.Plan, progress actions.Progr
 	err = tf.ApplyJSON(ctx, ui, opts...)
 	if err != nil {
 		e := a.runError(ctx, "apply", err, ui.errors())
-		if actions.KindOf(e) == actions.KindBusy && errors.Is(e, context.DeadlineExceeded) {
-			return actions.Result{}, e
-		}
-		if strings.Contains(actions.Explain(e), "stale") {
+		if errors.Is(e, errStale) {
+			// A stale plan can never be applied; a fresh preview makes a new one.
 			removePlan(sp.planFile, sp.varsDir)
 		}
 		return actions.Result{}, e

@@ -177,6 +177,29 @@ func TestStatus(t *testing.T) {
 	require.True(t, names["last plan"] && names["last apply"], "fields: %v", st.Fields)
 }
 
+func TestInitWhenNeeded(t *testing.T) {
+	bin := tofuBinary(t)
+	isolate(t)
+	dir := repo(t, 2)
+	// A backend block needs init before anything reads the state.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "backend.tf"),
+		[]byte("terraform {\n  backend \"local\" {}\n}\n"), 0o644))
+	a := newAction(t, dir, bin, false)
+	ctx := context.Background()
+
+	st, err := a.Status(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "not initialised", st.State)
+	require.Contains(t, st.Fields[0].Value, "is not initialised for Terraform; the next preview runs init")
+
+	apply(t, a)
+	require.DirExists(t, filepath.Join(dir, ".terraform"))
+	st, err = a.Status(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "ready", st.State)
+	require.Contains(t, st.Fields, actions.Field{Name: "resources", Value: "3"})
+}
+
 func TestPlanAndApply(t *testing.T) {
 	bin := tofuBinary(t)
 	isolate(t)
