@@ -164,7 +164,11 @@ func (a *Action) restoreVarFiles(ctx context.Context, dir, into string) (restore
 
 // compareNames adds the variable names assigned in one file, before and now, to the sets, and
 // returns a warning when a file cannot be read well enough to compare.
-func (a *Action) compareNames(name string, old, now []byte, oldNames, nowNames map[string]bool) []string {
+func (a *Action) compareNames(
+	name string,
+	old, now []byte,
+	oldNames, nowNames map[string]bool,
+) []string {
 	var warnings []string
 	for _, f := range []struct {
 		src []byte

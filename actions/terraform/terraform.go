@@ -151,22 +151,24 @@ func (a *Action) Status(ctx context.Context) (actions.Status, error) {
 	}
 
 	st.State = "ready"
-	st.Fields = append(st.Fields, actions.Field{Name: "resources", Value: strconv.Itoa(countResources(state))})
+	add := func(name, value string) {
+		st.Fields = append(st.Fields, actions.Field{Name: name, Value: value})
+	}
+	add("resources", strconv.Itoa(countResources(state)))
 	if v, _, err := tf.Version(ctx, false); err == nil {
-		st.Fields = append(st.Fields, actions.Field{Name: "binary", Value: a.product(ctx, bin) + " " + v.String()})
+		add("binary", a.product(ctx, bin)+" "+v.String())
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".terraform")); err != nil {
-		st.Fields = append(st.Fields, actions.Field{Name: "initialised",
-			Value: "no .terraform folder; the next preview runs init"})
+		add("initialised", "no .terraform folder; the next preview runs init")
 	}
 	a.mu.Lock()
 	lastPlan, lastApply := a.lastPlan, a.lastApply
 	a.mu.Unlock()
 	if !lastPlan.IsZero() {
-		st.Fields = append(st.Fields, actions.Field{Name: "last plan", Value: lastPlan.UTC().Format(time.RFC3339)})
+		add("last plan", lastPlan.UTC().Format(time.RFC3339))
 	}
 	if !lastApply.IsZero() {
-		st.Fields = append(st.Fields, actions.Field{Name: "last apply", Value: lastApply.UTC().Format(time.RFC3339)})
+		add("last apply", lastApply.UTC().Format(time.RFC3339))
 	}
 	return st, nil
 }
@@ -363,7 +365,8 @@ func summarise(plan *tfjson.Plan) actions.Plan {
 
 	var warnings []string
 	if destroy > 0 {
-		warnings = append(warnings, fmt.Sprintf("this plan destroys %d resource(s); read the list", destroy))
+		warnings = append(warnings, fmt.Sprintf("this plan destroys %d resource(s); read the list",
+			destroy))
 	}
 	for i, c := range changes {
 		if i == maxResourceLines {
@@ -386,7 +389,11 @@ func summarise(plan *tfjson.Plan) actions.Plan {
 
 // Run applies exactly the plan that Plan saved. A plan whose state changed since the preview
 // is refused by Terraform as stale, and the person is asked for a fresh preview.
-func (a *Action) Run(ctx context.Context, p actions.Plan, progress actions.Progress) (actions.Result, error) {
+func (a *Action) Run(
+	ctx context.Context,
+	p actions.Plan,
+	progress actions.Progress,
+) (actions.Result, error) {
 	if progress == nil {
 		progress = func(string) {}
 	}
@@ -596,7 +603,8 @@ func (a *Action) planDir() (string, error) {
 func (a *Action) terraform(dir, bin string) (*tfexec.Terraform, error) {
 	tf, err := tfexec.NewTerraform(dir, bin)
 	if err != nil {
-		return nil, actions.Errorf(actions.KindInternal, err, "could not run %s in %s", a.cfg.Binary, a.cfg.Dir)
+		return nil, actions.Errorf(actions.KindInternal, err, "could not run %s in %s", a.cfg.Binary,
+			a.cfg.Dir)
 	}
 	return tf, nil
 }

@@ -616,3 +616,12 @@ func TestRedact(t *testing.T) {
 	require.Equal(t, "token [redacted] and [redacted] and abc", got)
 	require.False(t, errors.Is(nil, ErrNoChanges))
 }
+
+func TestBusy(t *testing.T) {
+	a := newAction(t, t.TempDir(), "git", false)
+	a.busy.Lock()
+	defer a.busy.Unlock()
+	_, err := a.Plan(context.Background(), actions.Request{Component: actions.Terraform, Verb: VerbApply})
+	require.Equal(t, actions.KindBusy, actions.KindOf(err))
+	require.Contains(t, actions.Explain(err), "another Terraform plan or apply is running in")
+}
