@@ -13,6 +13,7 @@ import (
 	"os"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
@@ -61,6 +62,18 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("aws: load configuration: %w", err)
+	}
+	readMetrics, err := metricsReader(cfg, awsCfg, log)
+	if err != nil {
+		return err
+	}
+	readCost, err := costReporter(cfg, awsCfg, log)
+	if err != nil {
+		return err
+	}
 
 	api := slack.New(opts.Env.SlackBotToken.Reveal(),
 		slack.OptionAppLevelToken(opts.Env.SlackAppToken.Reveal()),
@@ -96,6 +109,8 @@ func Run(ctx context.Context, opts Options) error {
 		Pager:        pagerOrNil(pd),
 		PagerMessage: pager.Message,
 		Trigger:      trigger(pd, opts.Env),
+		Metrics:      readMetrics,
+		Cost:         readCost,
 		OnCall:       onCall(pd),
 		Access:       cfg.Access,
 		Escalation:   cfg.Escalation,

@@ -77,6 +77,12 @@ type Options struct {
 	// Trigger opens a new incident for the escalation team through the
 	// Events API and returns its dedup key; nil when no routing key is set.
 	Trigger func(ctx context.Context, summary string, details map[string]any) (string, error)
+	// Metrics reads the runbook's key metrics against their thresholds,
+	// one line each, for /cato status; nil leaves them out.
+	Metrics func(ctx context.Context) ([]string, error)
+	// Cost writes the read-only cost report for /cato cost; nil shows the
+	// runbook's notes only.
+	Cost func(ctx context.Context) (string, error)
 	// Tiers returns a user-scale plan by name ("1m", "10m").
 	Tiers func(name string) (Tier, error)
 	// PagerMessage turns a Pager error into words for the person.

@@ -33,7 +33,7 @@ func (b *Bot) handleSlash(ctx context.Context, cmd slack.SlashCommand, c command
 		reply(b.historyReport(ctx, c.Component))
 		return
 	case "cost":
-		reply(costText)
+		reply(b.costReport(ctx))
 		return
 	case "escalate":
 		b.escalateCommand(ctx, cmd, c.Note, reply)
@@ -231,10 +231,43 @@ func (b *Bot) statusReport(ctx context.Context, only string) string {
 			list = append(list, s)
 		})
 	}
+	var metrics []string
+	var metricsErr error
+	if b.opts.Metrics != nil && only == "" {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, statusTimeout)
+			defer cancel()
+			metrics, metricsErr = b.opts.Metrics(ctx)
+		})
+	}
 	wg.Wait()
 	text := statusText(list, failed, names)
 	if text == "" {
-		return "No components are configured."
+		text = "No components are configured."
+	}
+	switch {
+	case metricsErr != nil:
+		text += "\n*Key metrics*: could not read: " + escape(actions.Explain(metricsErr))
+	case len(metrics) > 0:
+		text += "\n*Key metrics* (runbook thresholds)"
+		for _, m := range metrics {
+			text += "\n    • " + escape(m)
+		}
+	}
+	return text
+}
+
+// costReport is /cato cost: recommendations when they can be read, and the
+// runbook's notes.
+func (b *Bot) costReport(ctx context.Context) string {
+	if b.opts.Cost == nil {
+		return costText
+	}
+	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	defer cancel()
+	text, err := b.opts.Cost(ctx)
+	if err != nil {
+		return costText + "\n:warning: I could not read Compute Optimizer's recommendations: " + escape(actions.Explain(err))
 	}
 	return text
 }

@@ -24,6 +24,8 @@ import (
 	"github.com/thinktank/catobot/actions/sagemaker"
 	"github.com/thinktank/catobot/alerts"
 	"github.com/thinktank/catobot/bot"
+	"github.com/thinktank/catobot/cost"
+	"github.com/thinktank/catobot/monitor"
 	"github.com/thinktank/catobot/lease"
 	"github.com/thinktank/catobot/pager"
 )
@@ -39,6 +41,10 @@ type Config struct {
 	// Rules replace the built-in runbook rules when given.
 	Rules      []alerts.Rule `yaml:"rules"`
 	Components Components    `yaml:"components"`
+	// Monitoring are the key metrics /cato status reads.
+	Monitoring monitor.Config `yaml:"monitoring"`
+	// Cost configures the read-only /cato cost report.
+	Cost cost.Config `yaml:"cost"`
 }
 
 // Slack holds the Slack settings other than tokens.
@@ -91,6 +97,8 @@ func Default() Config {
 		PagerDuty:  PagerDuty{Config: pagerDefaults()},
 		Ledger:     Ledger{URL: "file", Dir: "data", EventTTL: 7 * 24 * time.Hour, Heartbeat: 10 * time.Second},
 		Lease:      lease.DefaultConfig(),
+		Monitoring: monitor.DefaultConfig(),
+		Cost:       cost.DefaultConfig(),
 		Rules:      alerts.DefaultRules(),
 		Components: Components{
 			Shadow:     sagemaker.DefaultShadowConfig(),
@@ -161,6 +169,12 @@ func (c Config) Validate() error {
 	}
 	if err := c.Lease.Validate(); err != nil {
 		return err
+	}
+	if err := c.Monitoring.Validate(); err != nil {
+		return fmt.Errorf("monitoring.%w", err)
+	}
+	if err := c.Cost.Validate(); err != nil {
+		return fmt.Errorf("cost.%w", err)
 	}
 	if err := alerts.ValidateRules(c.Rules); err != nil {
 		return err

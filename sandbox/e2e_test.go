@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -323,4 +324,43 @@ func (l testLog) Write(p []byte) (int, error) {
 		l.t.Log(strings.TrimSpace(string(p)))
 	}
 	return len(p), nil
+}
+
+func TestStatusShowsEveryComponentAndKeyMetrics(t *testing.T) {
+	r, ctx := launch(t)
+	r.Sandbox.CloudWatch.SetValue("AWS/SageMaker", "ModelLatency", map[string]string{"EndpointName": "cato-shadow-self", "VariantName": "primary"}, 512000)
+	_, err := r.Sandbox.Slack.SlashCommand(ctx, slackfake.SlashArgs{Text: "status", User: sandbox.SecondUser})
+	require.NoError(t, err)
+	m := wait(t, ctx, r.Sandbox, slackfake.WhereEphemeral, "Key metrics")
+	for _, want := range []string{"Shadow Self", "cato-shadow-self", "Ray Serve", "cato-cache-production", "cato-semantic-memory-production", "OpenSearch",
+		"Shadow Self latency p99: 512 ms — critical (> 500 ms)", "/cato scale shadow +10"} {
+		require.Contains(t, m.Text+m.Rendered, want)
+	}
+}
+
+func TestCostIsReadOnly(t *testing.T) {
+	r, ctx := launch(t)
+	_, err := r.Sandbox.Slack.SlashCommand(ctx, slackfake.SlashArgs{Text: "cost", User: sandbox.OnCallUser})
+	require.NoError(t, err)
+	m := wait(t, ctx, r.Sandbox, slackfake.WhereEphemeral, "never buys")
+	require.Contains(t, m.Text, "Savings Plan")
+	require.Contains(t, m.Text, "→", "right-sizing recommendations are listed")
+}
+
+func TestSandboxAimsOnlyAtLoopback(t *testing.T) {
+	sb, err := sandbox.Start(defaultState())
+	require.NoError(t, err)
+	defer sb.Close()
+	for name, v := range sb.Env() {
+		if !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
+			continue
+		}
+		u, err := url.Parse(v)
+		require.NoError(t, err)
+		require.Equal(t, "127.0.0.1", u.Hostname(), "%s must point at loopback", name)
+	}
+	for _, key := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SAGEMAKER", "AWS_ENDPOINT_URL_ELASTICACHE", "AWS_ENDPOINT_URL_DYNAMODB",
+		"AWS_ENDPOINT_URL_OPENSEARCHSERVERLESS", "AWS_ENDPOINT_URL_CLOUDWATCH", "AWS_ENDPOINT_URL_COMPUTE_OPTIMIZER", "SLACK_API_URL", "PAGERDUTY_API_URL", "KUBECONFIG"} {
+		require.NotEmpty(t, sb.Env()[key], key)
+	}
 }

@@ -19,6 +19,8 @@ import (
 
 	"github.com/thinktank/catobot/app"
 	"github.com/thinktank/catobot/config"
+	"github.com/thinktank/catobot/fakes/cloudwatchfake"
+	"github.com/thinktank/catobot/fakes/computeoptimizerfake"
 	"github.com/thinktank/catobot/fakes/dynamodbfake"
 	"github.com/thinktank/catobot/fakes/elasticachefake"
 	"github.com/thinktank/catobot/fakes/kubefake"
@@ -51,6 +53,8 @@ type Sandbox struct {
 	ElastiCache *elasticachefake.Fake
 	DynamoDB    *dynamodbfake.Fake
 	OpenSearch  *opensearchfake.Fake
+	CloudWatch  *cloudwatchfake.Fake
+	Optimizer   *computeoptimizerfake.Fake
 	servers     []*httptest.Server
 	dir         string
 
@@ -83,7 +87,9 @@ func Start(st State) (*Sandbox, error) {
 	s.ElastiCache = elasticachefake.New(elasticachefake.Cato())
 	s.DynamoDB = dynamodbfake.New(dynamodbfake.Cato())
 	s.OpenSearch = opensearchfake.New()
-	for _, h := range []http.Handler{s.ElastiCache, s.DynamoDB, s.OpenSearch} {
+	s.CloudWatch = cloudwatchfake.New()
+	s.Optimizer = computeoptimizerfake.New(computeoptimizerfake.Cato()...)
+	for _, h := range []http.Handler{s.ElastiCache, s.DynamoDB, s.OpenSearch, s.CloudWatch, s.Optimizer} {
 		s.servers = append(s.servers, httptest.NewServer(h))
 	}
 	if err := s.Kube.WriteKubeconfig(filepath.Join(dir, "kubeconfig"), "cato"); err != nil {
@@ -113,21 +119,29 @@ func (s *Sandbox) Close() {
 // variables an operator sets in production.
 func (s *Sandbox) Env() map[string]string {
 	return map[string]string{
-		"SLACK_APP_TOKEN":             slackAppToken,
-		"SLACK_BOT_TOKEN":             slackBotToken,
-		"SLACK_API_URL":               s.Slack.APIURL(),
-		"PAGERDUTY_TOKEN":             pdToken,
-		"PAGERDUTY_API_URL":           s.PagerDuty.URL(),
-		"PAGERDUTY_EVENTS_URL":        s.PagerDuty.URL(),
-		"PAGERDUTY_WEBHOOK_SECRET":    webhookSecret,
-		"AWS_REGION":                  "us-east-1",
-		"AWS_ACCESS_KEY_ID":           "AKIASANDBOX000000000",
-		"AWS_SECRET_ACCESS_KEY":       "sandbox-secret-access-key",
-		"AWS_EC2_METADATA_DISABLED":   "true",
-		"AWS_CONFIG_FILE":             filepath.Join(s.dir, "aws-config-none"),
-		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(s.dir, "aws-credentials-none"),
-		"AWS_ENDPOINT_URL_SAGEMAKER":  s.SageMaker.URL(),
-		"KUBECONFIG":                  filepath.Join(s.dir, "kubeconfig"),
+		"SLACK_APP_TOKEN":                       slackAppToken,
+		"SLACK_BOT_TOKEN":                       slackBotToken,
+		"SLACK_API_URL":                         s.Slack.APIURL(),
+		"PAGERDUTY_TOKEN":                       pdToken,
+		"PAGERDUTY_API_URL":                     s.PagerDuty.URL(),
+		"PAGERDUTY_EVENTS_URL":                  s.PagerDuty.URL(),
+		"PAGERDUTY_WEBHOOK_SECRET":              webhookSecret,
+		"AWS_REGION":                            "us-east-1",
+		"AWS_ACCESS_KEY_ID":                     "AKIASANDBOX000000000",
+		"AWS_SECRET_ACCESS_KEY":                 "sandbox-secret-access-key",
+		"AWS_EC2_METADATA_DISABLED":             "true",
+		"AWS_CONFIG_FILE":                       filepath.Join(s.dir, "aws-config-none"),
+		"AWS_SHARED_CREDENTIALS_FILE":           filepath.Join(s.dir, "aws-credentials-none"),
+		"AWS_ENDPOINT_URL_SAGEMAKER":            s.SageMaker.URL(),
+		"AWS_ENDPOINT_URL_ELASTICACHE":          s.servers[0].URL,
+		"AWS_ENDPOINT_URL_DYNAMODB":             s.servers[1].URL,
+		"AWS_ENDPOINT_URL_OPENSEARCHSERVERLESS": s.servers[2].URL,
+		"AWS_ENDPOINT_URL_CLOUDWATCH":           s.servers[3].URL,
+		"AWS_ENDPOINT_URL_COMPUTE_OPTIMIZER":    s.servers[4].URL,
+		// Any AWS service without a fake of its own fails here, on
+		// loopback, instead of reaching AWS.
+		"AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+		"KUBECONFIG":       filepath.Join(s.dir, "kubeconfig"),
 	}
 }
 
@@ -139,8 +153,6 @@ func (s *Sandbox) Apply() error {
 			return fmt.Errorf("sandbox: set %s: %w", k, err)
 		}
 	}
-	// The sandbox must never reach a real AWS endpoint.
-	_ = os.Unsetenv("AWS_ENDPOINT_URL")
 	_ = os.Unsetenv("AWS_PROFILE")
 	return nil
 }
@@ -191,6 +203,9 @@ func (s *Sandbox) Seed(st State) error {
 		if d.Image != "" {
 			s.Kube.SetImage(ns, name, d.Image)
 		}
+	}
+	for _, m := range st.Metrics {
+		s.CloudWatch.SetValue(m.Namespace, m.Metric, m.Dimensions, m.Value)
 	}
 	for _, key := range sortedKeys(st.HPAs) {
 		h := st.HPAs[key]

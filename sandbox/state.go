@@ -13,6 +13,16 @@ type State struct {
 	SageMaker   map[string]EndpointState   `yaml:"sagemaker,omitempty"`
 	Deployments map[string]DeploymentState `yaml:"deployments,omitempty"`
 	HPAs        map[string]HPAState        `yaml:"hpas,omitempty"`
+	// Metrics are CloudWatch values /cato status reads.
+	Metrics []MetricState `yaml:"metrics,omitempty"`
+}
+
+// MetricState is one CloudWatch metric's latest value.
+type MetricState struct {
+	Namespace  string            `yaml:"namespace"`
+	Metric     string            `yaml:"metric"`
+	Dimensions map[string]string `yaml:"dimensions,omitempty"`
+	Value      float64           `yaml:"value"`
 }
 
 // EndpointState is one SageMaker endpoint variant.
