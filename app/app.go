@@ -13,7 +13,6 @@ import (
 	"os"
 	"time"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
@@ -58,13 +57,13 @@ func Run(ctx context.Context, opts Options) error {
 	defer store.Close()
 	led := ledger.New(store, cfg.Ledger.EventTTL)
 
-	set, err := buildActions(ctx, cfg, opts.DryRun, log)
+	awsCfg, err := loadAWS(ctx, metrics)
 	if err != nil {
 		return err
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	set, err := buildActionsWith(cfg, awsCfg, opts.DryRun, log)
 	if err != nil {
-		return fmt.Errorf("aws: load configuration: %w", err)
+		return err
 	}
 	readMetrics, err := metricsReader(cfg, awsCfg, log)
 	if err != nil {
@@ -86,7 +85,7 @@ func Run(ctx context.Context, opts Options) error {
 	watcher := bot.NewSocketWatcher(log.With("component", "slack"))
 	socket := socketmode.New(api, socketmode.OptionDebug(true), socketmode.OptionLog(watcher))
 
-	pd, err := newPager(cfg, opts.Env, log)
+	pd, err := newPager(cfg, opts.Env, log, metrics)
 	if err != nil {
 		return err
 	}
@@ -110,6 +109,7 @@ func Run(ctx context.Context, opts Options) error {
 		PagerMessage: pager.Message,
 		Trigger:      trigger(pd, opts.Env),
 		Metrics:      readMetrics,
+		Tiers:        lookupTier,
 		Cost:         readCost,
 		OnCall:       onCall(pd),
 		Access:       cfg.Access,

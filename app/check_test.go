@@ -250,6 +250,7 @@ var allGood = []string{
 	"ok   describe cache                             " + "@cache",
 	"ok   describe dynamo                            " + "@dynamo",
 	"ok   describe opensearch                        " + "@opensearch",
+	"ok   describe terraform                         " + "@terraform",
 	"ok   kubernetes get deployments                 allowed in cato/cato-orchestrator",
 	"ok   kubernetes update deployments              allowed in cato/cato-orchestrator",
 	"ok   kubernetes get deployments/scale           allowed in cato/cato-orchestrator",

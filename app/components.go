@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ec "github.com/aws/aws-sdk-go-v2/service/elasticache"
@@ -20,17 +21,38 @@ import (
 	"github.com/thinktank/catobot/actions/opensearch"
 	"github.com/thinktank/catobot/actions/rayserve"
 	"github.com/thinktank/catobot/actions/sagemaker"
+	"github.com/thinktank/catobot/actions/terraform"
 	"github.com/thinktank/catobot/config"
+	"github.com/thinktank/catobot/telemetry"
 )
 
 // buildActions turns the configuration into the bot's components. AWS
 // clients come from the SDK's own configuration chain, so the usual
 // variables (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_SAGEMAKER, …) apply.
 func buildActions(ctx context.Context, cfg config.Config, dryRun bool, log *slog.Logger) (actions.Set, error) {
+	awsCfg, err := loadAWS(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return buildActionsWith(cfg, awsCfg, dryRun, log)
+}
+
+// loadAWS reads the AWS SDK's own configuration chain and counts API
+// errors in metrics, when given.
+func loadAWS(ctx context.Context, metrics *telemetry.Metrics) (aws.Config, error) {
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("aws: load configuration: %w", err)
+		return awsCfg, fmt.Errorf("aws: load configuration: %w", err)
 	}
+	if metrics != nil {
+		awsCfg.APIOptions = append(awsCfg.APIOptions, metrics.AWSAPIOption)
+	}
+	return awsCfg, nil
+}
+
+// buildActionsWith is buildActions with the AWS configuration given.
+func buildActionsWith(cfg config.Config, awsCfg aws.Config, dryRun bool, log *slog.Logger) (actions.Set, error) {
+	var err error
 	set := actions.Set{}
 
 	smClient := sm.NewFromConfig(awsCfg)
@@ -62,6 +84,12 @@ func buildActions(ctx context.Context, cfg config.Config, dryRun bool, log *slog
 		return nil, fmt.Errorf("components.opensearch: %w", err)
 	}
 	set[actions.OpenSearch] = os
+
+	tf, err := terraform.New(cfg.Components.Terraform, terraform.Options{DryRun: dryRun, Logger: log.With("component", actions.Terraform)})
+	if err != nil {
+		return nil, fmt.Errorf("components.terraform: %w", err)
+	}
+	set[actions.Terraform] = tf
 
 	kube, err := kubeClient()
 	if err != nil {

@@ -12,7 +12,7 @@ func instrument(opts *Options) *telemetry.Metrics {
 	m := telemetry.New()
 	acked, stepDone := opts.Hooks.Acked, opts.Hooks.StepDone
 	opts.Hooks.Acked = func(envelopeType string) {
-		m.Acked(envelopeType)
+		// AckedAfter below counts the ack.
 		if acked != nil {
 			acked(envelopeType)
 		}
@@ -21,6 +21,19 @@ func instrument(opts *Options) *telemetry.Metrics {
 		m.StepDone(component, result, d)
 		if stepDone != nil {
 			stepDone(component, result, d)
+		}
+	}
+	received, ackedAfter := opts.Hooks.Received, opts.Hooks.AckedAfter
+	opts.Hooks.Received = func(envelopeType string) {
+		m.EnvelopeReceived(envelopeType)
+		if received != nil {
+			received(envelopeType)
+		}
+	}
+	opts.Hooks.AckedAfter = func(envelopeType string, d time.Duration) {
+		m.AckedAfter(envelopeType, d)
+		if ackedAfter != nil {
+			ackedAfter(envelopeType, d)
 		}
 	}
 	return m

@@ -4,17 +4,19 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 
 	"github.com/thinktank/catobot/alerts"
 	"github.com/thinktank/catobot/bot"
 	"github.com/thinktank/catobot/config"
 	"github.com/thinktank/catobot/pager"
+	"github.com/thinktank/catobot/telemetry"
 )
 
 // newPager returns the PagerDuty client, or nil when PAGERDUTY_TOKEN is
 // not set: the bot then takes no webhooks' details and its card buttons
 // say PagerDuty is not configured.
-func newPager(cfg config.Config, env Env, log *slog.Logger) (*pager.Client, error) {
+func newPager(cfg config.Config, env Env, log *slog.Logger, metrics *telemetry.Metrics) (*pager.Client, error) {
 	if env.PagerDutyToken.IsZero() {
 		log.Warn("pagerduty off", "reason", "PAGERDUTY_TOKEN is not set")
 		return nil, nil
@@ -26,7 +28,11 @@ func newPager(cfg config.Config, env Env, log *slog.Logger) (*pager.Client, erro
 	if env.PagerDutyEventsURL != "" {
 		pc.EventsURL = env.PagerDutyEventsURL
 	}
-	return pager.New(pc, pager.Secrets{Token: env.PagerDutyToken, RoutingKey: env.RoutingKey}, pager.Options{Logger: log})
+	hc := &http.Client{Timeout: pc.Timeout}
+	if metrics != nil {
+		hc = metrics.PagerDutyHTTPClient(hc)
+	}
+	return pager.New(pc, pager.Secrets{Token: env.PagerDutyToken, RoutingKey: env.RoutingKey}, pager.Options{Logger: log, HTTPClient: hc})
 }
 
 // pagerRetry retries reading an incident's details only when PagerDuty was

@@ -110,8 +110,13 @@ type Options struct {
 
 // Hooks are optional callbacks observing the bot's work.
 type Hooks struct {
+	// Received is called when an envelope arrives.
+	Received func(envelopeType string)
 	// Acked is called after an envelope's ack is sent.
 	Acked func(envelopeType string)
+	// AckedAfter is called after an envelope's ack is sent, with the time
+	// since it arrived.
+	AckedAfter func(envelopeType string, d time.Duration)
 	// StepDone is called after a step finishes.
 	StepDone func(component, result string, d time.Duration)
 }
@@ -205,6 +210,10 @@ func (b *Bot) Run(ctx context.Context) error {
 
 // dispatch acknowledges an envelope at once and hands its work to a worker.
 func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
+	received := time.Now()
+	if evt.Request != nil && b.opts.Hooks.Received != nil {
+		b.opts.Hooks.Received(string(evt.Type))
+	}
 	switch evt.Type {
 	case socketmode.EventTypeConnecting:
 		b.log.Info("slack connecting")
@@ -222,7 +231,7 @@ func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
 			return
 		}
 		parsed, err := parseCommand(cmd.Text, b.opts.Actions)
-		b.ack(evt, slashAck(cmd, parsed, err))
+		b.ack(evt, slashAck(cmd, parsed, err), received)
 		if err != nil || parsed.Name == "help" {
 			return
 		}
@@ -232,18 +241,18 @@ func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
 		if !ok || evt.Request == nil {
 			return
 		}
-		b.ack(evt, nil)
+		b.ack(evt, nil, received)
 		b.spawn(ctx, func(ctx context.Context) { b.handleInteraction(ctx, cb) })
 	case socketmode.EventTypeEventsAPI:
 		if evt.Request == nil {
 			return
 		}
-		b.ack(evt, nil)
+		b.ack(evt, nil, received)
 		b.spawn(ctx, func(ctx context.Context) { b.handleEventsAPI(ctx, evt) })
 	}
 }
 
-func (b *Bot) ack(evt socketmode.Event, payload any) {
+func (b *Bot) ack(evt socketmode.Event, payload any, received time.Time) {
 	var err error
 	if payload != nil {
 		err = b.opts.Socket.Ack(*evt.Request, payload)
@@ -256,6 +265,9 @@ func (b *Bot) ack(evt socketmode.Event, payload any) {
 	}
 	if b.opts.Hooks.Acked != nil {
 		b.opts.Hooks.Acked(string(evt.Type))
+	}
+	if b.opts.Hooks.AckedAfter != nil {
+		b.opts.Hooks.AckedAfter(string(evt.Type), time.Since(received))
 	}
 }
 

@@ -154,7 +154,8 @@ func TestReverse(t *testing.T) {
 		{"scale", actions.Plan{Component: "shadow", Verb: "scale", Changes: []actions.Change{{Field: "instances", From: "5", To: "15"}}}, actions.Request{Component: "shadow", Verb: "scale", Args: []string{"5"}}, true},
 		{"dynamo", actions.Plan{Component: "dynamo", Verb: "scale", Changes: []actions.Change{{Field: "read", From: "100", To: "200"}, {Field: "write", From: "50", To: "50"}}}, actions.Request{Component: "dynamo", Verb: "scale", Args: []string{"read=100", "write=50"}}, true},
 		{"ray rollback", actions.Plan{Component: "ray", Verb: "rollback"}, actions.Request{Component: "ray", Verb: "rollback"}, true},
-		{"nothing recorded", actions.Plan{Component: "terraform", Verb: "apply"}, actions.Request{}, false},
+		{"terraform", actions.Plan{Component: "terraform", Verb: "apply", Changes: []actions.Change{{Field: "terraform_data.x", To: "update"}}}, actions.Request{Component: "terraform", Verb: "apply"}, true},
+		{"nothing recorded", actions.Plan{Component: "cache", Verb: "scale"}, actions.Request{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -448,7 +448,8 @@ func (b *Bot) healthCheck(ctx context.Context, e ledger.Execution, log *slog.Log
 // drifted re-reads the live state and says how it differs from the plan's
 // starting point, or returns "" when it does not.
 func (b *Bot) drifted(ctx context.Context, a actions.Action, plan actions.Plan) string {
-	if plan.Verb == actions.VerbRollback || len(plan.Changes) == 0 {
+	// Terraform checks its own saved plan for staleness when it applies.
+	if plan.Verb == actions.VerbRollback || plan.Component == actions.Terraform || len(plan.Changes) == 0 {
 		return ""
 	}
 	fresh, err := a.Plan(ctx, requestOf(plan))
@@ -595,6 +596,11 @@ func (b *Bot) undoClicked(ctx context.Context, c click, log *slog.Logger) {
 func reverse(p actions.Plan) (actions.Request, bool) {
 	if p.Component == actions.Ray && p.Verb == actions.VerbRollback {
 		return actions.Request{Component: p.Component, Verb: actions.VerbRollback}, true
+	}
+	// A Terraform step's -var values last one apply: planning again with
+	// none puts back what the committed tfvars say.
+	if p.Component == actions.Terraform {
+		return actions.Request{Component: p.Component, Verb: "apply"}, true
 	}
 	if len(p.Changes) == 0 {
 		return actions.Request{}, false

@@ -22,11 +22,12 @@ import (
 	"github.com/thinktank/catobot/actions/opensearch"
 	"github.com/thinktank/catobot/actions/rayserve"
 	"github.com/thinktank/catobot/actions/sagemaker"
+	"github.com/thinktank/catobot/actions/terraform"
 	"github.com/thinktank/catobot/alerts"
 	"github.com/thinktank/catobot/bot"
 	"github.com/thinktank/catobot/cost"
-	"github.com/thinktank/catobot/monitor"
 	"github.com/thinktank/catobot/lease"
+	"github.com/thinktank/catobot/monitor"
 	"github.com/thinktank/catobot/pager"
 )
 
@@ -83,6 +84,7 @@ type Components struct {
 	Cache      elasticache.Config `yaml:"cache"`
 	Dynamo     dynamodb.Config    `yaml:"dynamo"`
 	OpenSearch opensearch.Config  `yaml:"opensearch"`
+	Terraform  terraform.Config   `yaml:"terraform"`
 }
 
 // Default returns the runbook's configuration.
@@ -107,6 +109,7 @@ func Default() Config {
 			Cache:      elasticache.DefaultConfig(),
 			Dynamo:     dynamodb.DefaultConfig(),
 			OpenSearch: opensearch.DefaultConfig(),
+			Terraform:  terraform.DefaultConfig(),
 		},
 	}
 }
@@ -128,6 +131,7 @@ func Load(path string) (Config, error) {
 	if c.Ledger.Dir != "" && !filepath.IsAbs(c.Ledger.Dir) {
 		c.Ledger.Dir = filepath.Join(filepath.Dir(path), c.Ledger.Dir)
 	}
+	c.Components.Terraform = c.Components.Terraform.Resolve(filepath.Dir(path))
 	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -189,6 +193,7 @@ func (c Config) Validate() error {
 		{"components.cache", c.Components.Cache.Validate()},
 		{"components.dynamo", c.Components.Dynamo.Validate()},
 		{"components.opensearch", c.Components.OpenSearch.Validate()},
+		{"components.terraform", c.Components.Terraform.Validate()},
 	}
 	for _, ch := range checks {
 		if ch.err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/thinktank/catobot/fakes/pdfake"
 	"github.com/thinktank/catobot/fakes/sagemakerfake"
 	"github.com/thinktank/catobot/fakes/slackfake"
+	"github.com/thinktank/catobot/fakes/stsfake"
 	"github.com/thinktank/catobot/secret"
 )
 
@@ -49,6 +50,7 @@ type Sandbox struct {
 	SageMaker *sagemakerfake.Server
 	Kube      *kubefake.Server
 	PagerDuty *pdfake.Server
+	STS       *stsfake.Server
 
 	ElastiCache *elasticachefake.Fake
 	DynamoDB    *dynamodbfake.Fake
@@ -84,6 +86,7 @@ func Start(st State) (*Sandbox, error) {
 	s.SageMaker = sagemakerfake.New()
 	s.Kube = kubefake.New(kubefake.Options{})
 	s.PagerDuty = pdfake.New(pdToken)
+	s.STS = stsfake.New(stsfake.Cato())
 	s.ElastiCache = elasticachefake.New(elasticachefake.Cato())
 	s.DynamoDB = dynamodbfake.New(dynamodbfake.Cato())
 	s.OpenSearch = opensearchfake.New()
@@ -109,6 +112,7 @@ func (s *Sandbox) Close() {
 	s.SageMaker.Close()
 	s.Kube.Close()
 	s.PagerDuty.Close()
+	s.STS.Close()
 	for _, srv := range s.servers {
 		srv.Close()
 	}
@@ -136,6 +140,7 @@ func (s *Sandbox) Env() map[string]string {
 		"AWS_ENDPOINT_URL_ELASTICACHE":          s.servers[0].URL,
 		"AWS_ENDPOINT_URL_DYNAMODB":             s.servers[1].URL,
 		"AWS_ENDPOINT_URL_OPENSEARCHSERVERLESS": s.servers[2].URL,
+		"AWS_ENDPOINT_URL_STS":                  s.STS.URL(),
 		"AWS_ENDPOINT_URL_CLOUDWATCH":           s.servers[3].URL,
 		"AWS_ENDPOINT_URL_COMPUTE_OPTIMIZER":    s.servers[4].URL,
 		// Any AWS service without a fake of its own fails here, on
