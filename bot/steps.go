@@ -288,8 +288,11 @@ func (b *Bot) execute(ctx context.Context, p ledger.Pending, clicker string, log
 	b.markOrigin(ctx, p, fmt.Sprintf(":arrow_forward: Started by <@%s>", clicker))
 
 	started := fmt.Sprintf(":arrow_forward: <@%s> started *%s*", clicker, escape(p.Plan.Summary))
-	if p.ApprovedBy != "" {
-		started += fmt.Sprintf(", approved by <@%s>", p.ApprovedBy)
+	switch {
+	case p.ApprovedBy != "" && p.RequestedBy != clicker:
+		started += fmt.Sprintf(" (requested by <@%s>, approved by <@%s>)", p.RequestedBy, p.ApprovedBy)
+	case p.ApprovedBy != "":
+		started += fmt.Sprintf(" (approved by <@%s>)", p.ApprovedBy)
 	}
 	if b.opts.DryRun {
 		started += " (dry run: nothing will change)"

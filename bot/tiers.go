@@ -241,7 +241,9 @@ func (b *Bot) runAllClicked(ctx context.Context, c click, log *slog.Logger) {
 	}
 	for i, id := range rec.Steps {
 		if id == "" {
-			continue
+			text := fmt.Sprintf(":octagonal_sign: Plan stopped at step %d: it could not be prepared (%s). Fix that and ask for the plan again with `/cato tier`.", i+1, escape(rec.Notes[i]))
+			_, _ = b.post.post(ctx, rec.Channel, message{Text: text, Blocks: sections(text), ThreadTS: rec.TS})
+			break
 		}
 		p, err := b.opts.Ledger.Pending(ctx, id)
 		if err != nil || p.State != ledger.StatePending {

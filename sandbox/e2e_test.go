@@ -364,3 +364,31 @@ func TestSandboxAimsOnlyAtLoopback(t *testing.T) {
 		require.NotEmpty(t, sb.Env()[key], key)
 	}
 }
+
+func TestTierPlanRunsAllInOrder(t *testing.T) {
+	r, ctx := launch(t)
+	_, err := r.Sandbox.Slack.SlashCommand(ctx, slackfake.SlashArgs{Text: "tier 1m", User: sandbox.OnCallUser})
+	require.NoError(t, err)
+	card := wait(t, ctx, r.Sandbox, slackfake.WhereChannel, "User-scale plan")
+	for _, want := range []string{"Shadow Self: 5 → 50 instances", "Ray Serve: 10 → 50 replicas", "cache.r7g.2xlarge", "$500 → $2,000"} {
+		require.Contains(t, card.Text+card.Rendered, want)
+	}
+	// The steps jump past the relative limits, so the requester may not run
+	// them all alone.
+	_, err = r.Sandbox.Slack.Click(ctx, slackfake.ClickArgs{User: sandbox.OnCallUser, Label: "Approve and run all"})
+	require.NoError(t, err)
+	wait(t, ctx, r.Sandbox, slackfake.WhereEphemeral, "someone other than you")
+	require.Zero(t, r.Sandbox.SageMaker.Count("UpdateEndpointWeightsAndCapacities"))
+
+	_, err = r.Sandbox.Slack.Click(ctx, slackfake.ClickArgs{User: sandbox.SecondUser, Label: "Approve and run all"})
+	require.NoError(t, err)
+	wait(t, ctx, r.Sandbox, slackfake.WhereThread, "now has 50 instances")
+	wait(t, ctx, r.Sandbox, slackfake.WhereThread, "requested by @sam.oncall, approved by @alex.rivera")
+	// The Terraform step cannot be prepared in the sandbox, which has no
+	// Terraform directory: the plan stops there.
+	wait(t, ctx, r.Sandbox, slackfake.WhereThread, "Plan stopped at step 4")
+	require.Empty(t, r.Sandbox.Check(sandbox.State{
+		SageMaker:   map[string]sandbox.EndpointState{"cato-shadow-self": {Instances: i32(50)}},
+		Deployments: map[string]sandbox.DeploymentState{"cato/cato-orchestrator": {Replicas: i32(50)}},
+	}))
+}
