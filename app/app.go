@@ -15,6 +15,7 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
+	"k8s.io/klog/v2"
 
 	"github.com/thinktank/catobot/alerts"
 	"github.com/thinktank/catobot/bot"
@@ -49,6 +50,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	cfg := opts.Config
 	metrics := instrument(&opts)
+	// client-go logs through klog; send it to the same structured log.
+	klog.SetSlogLogger(log.With("component", "kubernetes"))
 
 	store, err := ledger.Open(ctx, cfg.Ledger.URL, cfg.Ledger.Dir)
 	if err != nil {
