@@ -1,18 +1,13 @@
 package dynamodb
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/thinktank/catobot/actions"
 )
@@ -31,67 +26,37 @@ var nextDecreaseRE = regexp.MustCompile(`(?i)next decrease can be made at ([^.]+
 // table's decrease history, lets a refused decrease say when the next one
 // is allowed even if DynamoDB's message does not.
 func explain(err error, op, table string, p map[string]string) error {
-	if err == nil {
-		return nil
-	}
-	var ae *actions.Error
-	if errors.As(err, &ae) {
-		return err
-	}
-	wrapped := fmt.Errorf("dynamodb %s %s: %w", op, table, err)
+	return actions.AWSError(err, actions.AWSCall{
+		Service: title, Prefix: "dynamodb", Op: op, Target: table,
+		Codes: func(api smithy.APIError, wrapped error) error {
+			return codeError(api, wrapped, table, p)
+		},
+	})
+}
 
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		reason := api.ErrorMessage()
-		switch api.ErrorCode() {
-		case "LimitExceededException":
-			if strings.Contains(strings.ToLower(reason), "decrease") {
-				msg := decreaseRefused(table, reason, p)
-				return actions.Errorf(actions.KindRefused, wrapped, "%s", msg)
-			}
-			return actions.Errorf(actions.KindUnavailable, wrapped,
-				"DynamoDB refused: too many table operations at once in this account (%s); "+
-					"try again in a few minutes", reason)
-		case "ResourceInUseException":
-			return actions.Errorf(actions.KindBusy, wrapped,
-				"%s is being changed already (%s); wait until it is ACTIVE, then try again", table, reason)
-		case "ValidationException":
-			return actions.Errorf(actions.KindUsage, wrapped,
-				"DynamoDB refused the new throughput: %s", reason)
-		case "ResourceNotFoundException":
-			return actions.Errorf(actions.KindNotFound, wrapped, "table %s does not exist", table)
-		case "ThrottlingException", "RequestLimitExceeded", "Throttling":
-			return actions.Errorf(actions.KindUnavailable, wrapped,
-				"DynamoDB is throttling requests; try again in a minute")
-		case "AccessDeniedException", "UnrecognizedClientException":
-			return actions.Errorf(actions.KindRefused, wrapped,
-				"the bot is not allowed to call %s on %s", op, table)
+// codeError maps DynamoDB's own error codes, or returns nil for a code
+// left to actions.AWSError.
+func codeError(api smithy.APIError, wrapped error, table string, p map[string]string) error {
+	reason := api.ErrorMessage()
+	switch api.ErrorCode() {
+	case "LimitExceededException":
+		if strings.Contains(strings.ToLower(reason), "decrease") {
+			msg := decreaseRefused(table, reason, p)
+			return actions.Errorf(actions.KindRefused, wrapped, "%s", msg)
 		}
-	}
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
-		switch code := re.HTTPStatusCode(); {
-		case code == http.StatusTooManyRequests || code >= 500:
-			return actions.Errorf(actions.KindUnavailable, wrapped,
-				"DynamoDB answered %d to %s; try again later", code, op)
-		case code == http.StatusForbidden:
-			return actions.Errorf(actions.KindRefused, wrapped,
-				"the bot is not allowed to call %s on %s", op, table)
-		}
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return actions.Errorf(actions.KindUnavailable, wrapped,
-			"%s on %s did not finish in time", op, table)
+			"DynamoDB refused: too many table operations at once in this account (%s); "+
+				"try again in a few minutes", reason)
+	case "ResourceInUseException":
+		return actions.Errorf(actions.KindBusy, wrapped,
+			"%s is being changed already (%s); wait until it is ACTIVE, then try again", table, reason)
+	case "ValidationException":
+		return actions.Errorf(actions.KindUsage, wrapped,
+			"DynamoDB refused the new throughput: %s", reason)
+	case "ResourceNotFoundException":
+		return actions.Errorf(actions.KindNotFound, wrapped, "table %s does not exist", table)
 	}
-	if api != nil {
-		return actions.Errorf(actions.KindInternal, wrapped,
-			"DynamoDB %s failed: %s", op, api.ErrorMessage())
-	}
-	var send *smithyhttp.RequestSendError
-	if errors.As(err, &send) {
-		return actions.Errorf(actions.KindUnavailable, wrapped, "could not reach DynamoDB for %s", op)
-	}
-	return actions.Errorf(actions.KindInternal, wrapped, "DynamoDB %s failed unexpectedly", op)
+	return nil
 }
 
 // decreaseRefused explains DynamoDB's limit on decreases and, where known,

@@ -19,16 +19,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	oss "github.com/aws/aws-sdk-go-v2/service/opensearchserverless"
 	"github.com/aws/aws-sdk-go-v2/service/opensearchserverless/types"
 	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/thinktank/catobot/actions"
 )
@@ -313,53 +310,29 @@ func (a *Action) limits(ctx context.Context) (limits, error) {
 // explain turns an OpenSearch Serverless API error from op into an
 // *actions.Error whose message a person can act on.
 func explain(err error, op string) error {
-	wrapped := fmt.Errorf("opensearchserverless %s: %w", op, err)
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		reason := api.ErrorMessage()
-		switch api.ErrorCode() {
-		case "ValidationException":
-			return actions.Errorf(actions.KindUsage, wrapped,
-				"OpenSearch Serverless refused the limits: %s", reason)
-		case "ServiceQuotaExceededException":
-			return actions.Errorf(actions.KindRefused, wrapped,
-				"the new limits exceed the account's OpenSearch Serverless quota (%s); "+
-					"ask AWS for a quota increase first", reason)
-		case "ConflictException":
-			return actions.Errorf(actions.KindBusy, wrapped,
-				"the account settings are being changed already (%s); try again in a minute", reason)
-		case "InternalServerException":
-			return actions.Errorf(actions.KindUnavailable, wrapped,
-				"OpenSearch Serverless failed inside (%s); try again later", reason)
-		case "ThrottlingException", "Throttling", "TooManyRequestsException":
-			return actions.Errorf(actions.KindUnavailable, wrapped,
-				"OpenSearch Serverless is throttling requests; try again in a minute")
-		case "AccessDeniedException":
-			return actions.Errorf(actions.KindRefused, wrapped, "the bot is not allowed to call %s", op)
-		}
-	}
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
-		switch code := re.HTTPStatusCode(); {
-		case code == http.StatusTooManyRequests || code >= 500:
-			return actions.Errorf(actions.KindUnavailable, wrapped,
-				"OpenSearch Serverless answered %d to %s; try again later", code, op)
-		case code == http.StatusForbidden:
-			return actions.Errorf(actions.KindRefused, wrapped, "the bot is not allowed to call %s", op)
-		}
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return actions.Errorf(actions.KindUnavailable, wrapped, "%s did not finish in time", op)
-	}
-	if api != nil {
-		return actions.Errorf(actions.KindInternal, wrapped,
-			"OpenSearch Serverless %s failed: %s", op, api.ErrorMessage())
-	}
-	var send *smithyhttp.RequestSendError
-	if errors.As(err, &send) {
+	return actions.AWSError(err, actions.AWSCall{
+		Service: title, Prefix: "opensearchserverless", Op: op, Codes: codeError,
+	})
+}
+
+// codeError maps OpenSearch Serverless's own error codes, or returns nil
+// for a code left to actions.AWSError.
+func codeError(api smithy.APIError, wrapped error) error {
+	reason := api.ErrorMessage()
+	switch api.ErrorCode() {
+	case "ValidationException":
+		return actions.Errorf(actions.KindUsage, wrapped,
+			"OpenSearch Serverless refused the limits: %s", reason)
+	case "ServiceQuotaExceededException":
+		return actions.Errorf(actions.KindRefused, wrapped,
+			"the new limits exceed the account's OpenSearch Serverless quota (%s); "+
+				"ask AWS for a quota increase first", reason)
+	case "ConflictException":
+		return actions.Errorf(actions.KindBusy, wrapped,
+			"the account settings are being changed already (%s); try again in a minute", reason)
+	case "InternalServerException":
 		return actions.Errorf(actions.KindUnavailable, wrapped,
-			"could not reach OpenSearch Serverless for %s", op)
+			"OpenSearch Serverless failed inside (%s); try again later", reason)
 	}
-	return actions.Errorf(actions.KindInternal, wrapped,
-		"OpenSearch Serverless %s failed unexpectedly", op)
+	return nil
 }
