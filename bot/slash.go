@@ -114,6 +114,7 @@ func (b *Bot) prepare(ctx context.Context, req actions.Request, requester string
 	}
 	return ledger.Pending{
 		ID:          newID(),
+		Request:     req,
 		Plan:        plan,
 		RequestedBy: requester,
 		Created:     now,

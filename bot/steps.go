@@ -280,8 +280,12 @@ func (b *Bot) execute(ctx context.Context, p ledger.Pending, clicker string, log
 		b.finish(ctx, e, actions.Result{}, err, log)
 		return
 	}
-	if drift := b.drifted(ctx, a, p.Plan); drift != "" {
-		b.refuseDrift(ctx, e, drift, clicker, log)
+	req := p.Request
+	if req.Component == "" {
+		req = requestOf(p.Plan)
+	}
+	if drift := b.drifted(ctx, a, p.Plan, req); drift != "" {
+		b.refuseDrift(ctx, e, req, drift, clicker, log)
 		return
 	}
 	b.audit(ctx, ledger.Entry{Actor: p.RequestedBy, Action: "run", Component: p.Plan.Component, Summary: p.Plan.Summary, ApprovedBy: p.ApprovedBy, Channel: p.Channel, ThreadTS: p.ThreadTS, IncidentID: p.IncidentID})
@@ -450,12 +454,12 @@ func (b *Bot) healthCheck(ctx context.Context, e ledger.Execution, log *slog.Log
 
 // drifted re-reads the live state and says how it differs from the plan's
 // starting point, or returns "" when it does not.
-func (b *Bot) drifted(ctx context.Context, a actions.Action, plan actions.Plan) string {
+func (b *Bot) drifted(ctx context.Context, a actions.Action, plan actions.Plan, req actions.Request) string {
 	// Terraform checks its own saved plan for staleness when it applies.
 	if plan.Verb == actions.VerbRollback || plan.Component == actions.Terraform || len(plan.Changes) == 0 {
 		return ""
 	}
-	fresh, err := a.Plan(ctx, requestOf(plan))
+	fresh, err := a.Plan(ctx, req)
 	if err != nil {
 		if actions.KindOf(err) == actions.KindUsage {
 			return actions.Explain(err)
@@ -470,7 +474,8 @@ func (b *Bot) drifted(ctx context.Context, a actions.Action, plan actions.Plan) 
 	return ""
 }
 
-// requestOf rebuilds an absolute request from a plan's target values.
+// requestOf rebuilds an absolute request from a plan's target values, for
+// steps recorded before requests were kept.
 func requestOf(p actions.Plan) actions.Request {
 	req := actions.Request{Component: p.Component, Verb: p.Verb}
 	if len(p.Changes) == 1 {
@@ -483,7 +488,7 @@ func requestOf(p actions.Plan) actions.Request {
 	return req
 }
 
-func (b *Bot) refuseDrift(ctx context.Context, e ledger.Execution, drift, clicker string, log *slog.Logger) {
+func (b *Bot) refuseDrift(ctx context.Context, e ledger.Execution, req actions.Request, drift, clicker string, log *slog.Logger) {
 	e.State = ledger.ExecFailed
 	e.Error = "state changed since the preview: " + drift
 	e.Finished = b.now().UTC()
@@ -493,7 +498,7 @@ func (b *Bot) refuseDrift(ctx context.Context, e ledger.Execution, drift, clicke
 	text := fmt.Sprintf(":warning: Not run: %s. Someone else may have changed it. Here is a fresh preview.", escape(drift))
 	_, _ = b.post.post(ctx, e.Channel, message{Text: text, Blocks: sections(text), ThreadTS: e.ThreadTS})
 	b.markOrigin(ctx, pendingOf(e), ":warning: Not run: the state changed since this preview.")
-	if _, err := b.preview(ctx, requestOf(e.Plan), clicker, e.Channel, e.ThreadTS); err != nil {
+	if _, err := b.preview(ctx, req, clicker, e.Channel, e.ThreadTS); err != nil {
 		b.tell(ctx, click{User: clicker, Channel: e.Channel}, ":x: "+actions.Explain(err))
 	}
 }

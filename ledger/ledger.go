@@ -73,10 +73,13 @@ const (
 // Pending is a step shown in a preview or card, waiting for a click. The
 // button carries only its ID; everything the step does is here.
 type Pending struct {
-	ID          string       `json:"id"`
-	Plan        actions.Plan `json:"plan"`
-	RequestedBy string       `json:"requested_by"`
-	Channel     string       `json:"channel"`
+	ID string `json:"id"`
+	// Request is what was asked; Plan is what it meant against the live
+	// state when it was asked.
+	Request     actions.Request `json:"request"`
+	Plan        actions.Plan    `json:"plan"`
+	RequestedBy string          `json:"requested_by"`
+	Channel     string          `json:"channel"`
 	// MessageTS is the preview or card that shows the step; ThreadTS is
 	// the thread its progress goes to.
 	MessageTS  string    `json:"message_ts"`

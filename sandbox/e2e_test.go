@@ -392,3 +392,9 @@ func TestTierPlanRunsAllInOrder(t *testing.T) {
 		Deployments: map[string]sandbox.DeploymentState{"cato/cato-orchestrator": {Replicas: i32(50)}},
 	}))
 }
+
+func TestEveryComponentScenario(t *testing.T) {
+	var out bytes.Buffer
+	err := sandbox.Main(context.Background(), sandbox.MainOptions{Scenario: "testdata/every-component.yaml", Out: &out, Log: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err, out.String())
+}

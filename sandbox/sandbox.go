@@ -209,6 +209,53 @@ func (s *Sandbox) Seed(st State) error {
 			s.Kube.SetImage(ns, name, d.Image)
 		}
 	}
+	for _, id := range sortedKeys(st.ElastiCache) {
+		c := st.ElastiCache[id]
+		g, ok := s.ElastiCache.Group(id)
+		if !ok {
+			g = elasticachefake.Group{ID: id, Status: "available", NodeType: "cache.r7g.xlarge", ClusterMode: "disabled", Shards: 1, Replicas: 1}
+		}
+		if c.NodeType != "" {
+			g.NodeType = c.NodeType
+		}
+		if c.Replicas != nil {
+			g.Replicas = *c.Replicas
+		}
+		if c.Status != "" {
+			g.Status = c.Status
+		}
+		s.ElastiCache.SetGroup(g)
+	}
+	for _, name := range sortedKeys(st.DynamoDB) {
+		d := st.DynamoDB[name]
+		tb, ok := s.DynamoDB.Table(name)
+		if !ok {
+			tb = dynamodbfake.Table{Name: name, Status: "ACTIVE", BillingMode: "PROVISIONED", Read: 1, Write: 1}
+		}
+		if d.Read != nil {
+			tb.Read = *d.Read
+		}
+		if d.Write != nil {
+			tb.Write = *d.Write
+		}
+		if d.Billing != "" {
+			tb.BillingMode = d.Billing
+		}
+		if d.Status != "" {
+			tb.Status = d.Status
+		}
+		s.DynamoDB.SetTable(tb)
+	}
+	if o := st.OpenSearch; o != nil {
+		idx, srch := s.OpenSearch.Limits()
+		if o.Indexing != nil {
+			idx = *o.Indexing
+		}
+		if o.Search != nil {
+			srch = *o.Search
+		}
+		s.OpenSearch.SetLimits(idx, srch)
+	}
 	for _, m := range st.Metrics {
 		s.CloudWatch.SetValue(m.Namespace, m.Metric, m.Dimensions, m.Value)
 	}
@@ -277,6 +324,41 @@ func (s *Sandbox) Check(want State) string {
 		}
 		if w.Min != nil && val(h.Spec.MinReplicas, 1) != *w.Min {
 			diffs = append(diffs, fmt.Sprintf("hpa %s: min %d, want %d", key, val(h.Spec.MinReplicas, 1), *w.Min))
+		}
+	}
+	for _, id := range sortedKeys(want.ElastiCache) {
+		w := want.ElastiCache[id]
+		g, ok := s.ElastiCache.Group(id)
+		switch {
+		case !ok:
+			diffs = append(diffs, "elasticache "+id+": not found")
+		case w.NodeType != "" && g.NodeType != w.NodeType:
+			diffs = append(diffs, fmt.Sprintf("elasticache %s: %s, want %s", id, g.NodeType, w.NodeType))
+		case w.Replicas != nil && g.Replicas != *w.Replicas:
+			diffs = append(diffs, fmt.Sprintf("elasticache %s: %d replicas, want %d", id, g.Replicas, *w.Replicas))
+		case w.Status != "" && g.Status != w.Status:
+			diffs = append(diffs, fmt.Sprintf("elasticache %s: %s, want %s", id, g.Status, w.Status))
+		}
+	}
+	for _, name := range sortedKeys(want.DynamoDB) {
+		w := want.DynamoDB[name]
+		tb, ok := s.DynamoDB.Table(name)
+		switch {
+		case !ok:
+			diffs = append(diffs, "dynamodb "+name+": not found")
+		case w.Read != nil && tb.Read != *w.Read:
+			diffs = append(diffs, fmt.Sprintf("dynamodb %s: read %d, want %d", name, tb.Read, *w.Read))
+		case w.Write != nil && tb.Write != *w.Write:
+			diffs = append(diffs, fmt.Sprintf("dynamodb %s: write %d, want %d", name, tb.Write, *w.Write))
+		}
+	}
+	if o := want.OpenSearch; o != nil {
+		idx, srch := s.OpenSearch.Limits()
+		if o.Indexing != nil && idx != *o.Indexing {
+			diffs = append(diffs, fmt.Sprintf("opensearch: indexing %d, want %d", idx, *o.Indexing))
+		}
+		if o.Search != nil && srch != *o.Search {
+			diffs = append(diffs, fmt.Sprintf("opensearch: search %d, want %d", srch, *o.Search))
 		}
 	}
 	return strings.Join(diffs, "; ")

@@ -187,8 +187,15 @@ func (p *Player) step(ctx context.Context, sc *Scenario, st Step) (string, error
 		return desc, err
 	case st.Click != nil:
 		desc := fmt.Sprintf("%s clicks [%s]", st.Click.User, st.Click.Button)
-		_, err := sb.Slack.Click(ctx, slackfake.ClickArgs{User: st.Click.User, Label: st.Click.Button})
-		return desc, err
+		// The button may still be on its way, as it would be for a person.
+		deadline := time.Now().Add(timeout)
+		for {
+			_, err := sb.Slack.Click(ctx, slackfake.ClickArgs{User: st.Click.User, Label: st.Click.Button})
+			if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+				return desc, err
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	case st.Expect != nil:
 		where, text := slackfake.WhereChannel, st.Expect.Channel
 		switch {

@@ -13,8 +13,32 @@ type State struct {
 	SageMaker   map[string]EndpointState   `yaml:"sagemaker,omitempty"`
 	Deployments map[string]DeploymentState `yaml:"deployments,omitempty"`
 	HPAs        map[string]HPAState        `yaml:"hpas,omitempty"`
+	ElastiCache map[string]CacheState      `yaml:"elasticache,omitempty"`
+	DynamoDB    map[string]TableState      `yaml:"dynamodb,omitempty"`
+	OpenSearch  *OpenSearchState           `yaml:"opensearch,omitempty"`
 	// Metrics are CloudWatch values /cato status reads.
 	Metrics []MetricState `yaml:"metrics,omitempty"`
+}
+
+// CacheState is one ElastiCache replication group.
+type CacheState struct {
+	NodeType string `yaml:"node_type,omitempty"`
+	Replicas *int   `yaml:"replicas,omitempty"`
+	Status   string `yaml:"status,omitempty"`
+}
+
+// TableState is one DynamoDB table.
+type TableState struct {
+	Read    *int64 `yaml:"read,omitempty"`
+	Write   *int64 `yaml:"write,omitempty"`
+	Billing string `yaml:"billing,omitempty"` // PROVISIONED or PAY_PER_REQUEST
+	Status  string `yaml:"status,omitempty"`
+}
+
+// OpenSearchState is the account's OpenSearch Serverless capacity limits.
+type OpenSearchState struct {
+	Indexing *int32 `yaml:"indexing,omitempty"`
+	Search   *int32 `yaml:"search,omitempty"`
 }
 
 // MetricState is one CloudWatch metric's latest value.
