@@ -2,6 +2,10 @@ package actions
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -58,4 +62,42 @@ func (l Limits) Beyond(from, to int64) string {
 		return fmt.Sprintf("%d → %d is more than ÷%g in one step", from, to, l.MaxFactorDown)
 	}
 	return ""
+}
+
+// ParseNamed parses arguments of the form key=N, such as read=100
+// write=50, where limits holds the bounds of each key allowed and unit
+// names what N counts. Each key may be given once; at least one must be.
+// Errors are *Error of kind KindUsage and end with usage where the
+// arguments' form was wrong.
+func ParseNamed(args []string, limits map[string]Limits, unit, usage string) (map[string]int64, error) {
+	keys := slices.Sorted(maps.Keys(limits))
+	for i, k := range keys {
+		keys[i] = k + "=N"
+	}
+	want := map[string]int64{}
+	for _, arg := range args {
+		key, val, ok := strings.Cut(strings.ToLower(strings.TrimSpace(arg)), "=")
+		lim, known := limits[key]
+		if !ok || !known {
+			return nil, Usagef("%q is not %s; %s", arg, strings.Join(keys, " or "), usage)
+		}
+		if _, dup := want[key]; dup {
+			return nil, Usagef("%s is given twice; %s", key, usage)
+		}
+		n, err := strconv.ParseInt(val, 10, 64)
+		if err != nil || strings.HasPrefix(val, "+") {
+			return nil, Usagef("%s=%s is not a whole number of %s", key, val, unit)
+		}
+		switch {
+		case n < lim.Min:
+			return nil, Usagef("%s=%d is below the lowest allowed, %d", key, n, lim.Min)
+		case n > lim.Max:
+			return nil, Usagef("%s=%d is above the highest allowed, %d", key, n, lim.Max)
+		}
+		want[key] = n
+	}
+	if len(want) == 0 {
+		return nil, Usagef("%s", usage)
+	}
+	return want, nil
 }

@@ -176,32 +176,8 @@ func (a *Action) Plan(ctx context.Context, req actions.Request) (actions.Plan, e
 
 // parse reads read=N and write=N.
 func (a *Action) parse(args []string) (map[string]int64, error) {
-	want := map[string]int64{}
-	for _, arg := range args {
-		key, val, ok := strings.Cut(strings.ToLower(strings.TrimSpace(arg)), "=")
-		lim, known := map[string]actions.Limits{paramRead: a.cfg.Read, paramWrite: a.cfg.Write}[key]
-		if !ok || !known {
-			return nil, actions.Usagef("%q is not read=N or write=N; %s", arg, usage)
-		}
-		if _, dup := want[key]; dup {
-			return nil, actions.Usagef("%s is given twice; %s", key, usage)
-		}
-		n, err := strconv.ParseInt(val, 10, 64)
-		if err != nil || strings.HasPrefix(val, "+") {
-			return nil, actions.Usagef("%s=%s is not a whole number of capacity units", key, val)
-		}
-		switch {
-		case n < lim.Min:
-			return nil, actions.Usagef("%s=%d is below the lowest allowed, %d", key, n, lim.Min)
-		case n > lim.Max:
-			return nil, actions.Usagef("%s=%d is above the highest allowed, %d", key, n, lim.Max)
-		}
-		want[key] = n
-	}
-	if len(want) == 0 {
-		return nil, actions.Usagef("%s", usage)
-	}
-	return want, nil
+	limits := map[string]actions.Limits{paramRead: a.cfg.Read, paramWrite: a.cfg.Write}
+	return actions.ParseNamed(args, limits, "capacity units", usage)
 }
 
 func (a *Action) plan(

@@ -211,32 +211,8 @@ func (a *Action) warnings(key string, from, to int64) []string {
 
 // parse reads indexing=N and search=N.
 func (a *Action) parse(args []string) (map[string]int64, error) {
-	want := map[string]int64{}
-	for _, arg := range args {
-		key, val, ok := strings.Cut(strings.ToLower(strings.TrimSpace(arg)), "=")
-		lim, known := map[string]actions.Limits{paramIndexing: a.cfg.Indexing, paramSearch: a.cfg.Search}[key]
-		if !ok || !known {
-			return nil, actions.Usagef("%q is not indexing=N or search=N; %s", arg, usage)
-		}
-		if _, dup := want[key]; dup {
-			return nil, actions.Usagef("%s is given twice; %s", key, usage)
-		}
-		n, err := strconv.ParseInt(val, 10, 64)
-		if err != nil || strings.HasPrefix(val, "+") {
-			return nil, actions.Usagef("%s=%s is not a whole number of OCUs", key, val)
-		}
-		switch {
-		case n < lim.Min:
-			return nil, actions.Usagef("%s=%d is below the lowest allowed, %d OCUs", key, n, lim.Min)
-		case n > lim.Max:
-			return nil, actions.Usagef("%s=%d is above the highest allowed, %d OCUs", key, n, lim.Max)
-		}
-		want[key] = n
-	}
-	if len(want) == 0 {
-		return nil, actions.Usagef("%s", usage)
-	}
-	return want, nil
+	limits := map[string]actions.Limits{paramIndexing: a.cfg.Indexing, paramSearch: a.cfg.Search}
+	return actions.ParseNamed(args, limits, "OCUs", usage)
 }
 
 // Run sets the plan's capacity limits with UpdateAccountSettings.

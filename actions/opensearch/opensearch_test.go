@@ -130,11 +130,11 @@ func TestPlan(t *testing.T) {
 		},
 		{
 			name: "below the API minimum", args: []string{"indexing=1"}, wantKind: actions.KindUsage,
-			wantMsg: "indexing=1 is below the lowest allowed, 2 OCUs",
+			wantMsg: "indexing=1 is below the lowest allowed, 2",
 		},
 		{
 			name: "above the guardrail", args: []string{"search=500"}, wantKind: actions.KindUsage,
-			wantMsg: "search=500 is above the highest allowed, 200 OCUs",
+			wantMsg: "search=500 is above the highest allowed, 200",
 		},
 		{
 			name: "not a number", args: []string{"indexing=ten"}, wantKind: actions.KindUsage,
