@@ -34,13 +34,8 @@ type API interface {
 
 var _ API = (*ddb.Client)(nil)
 
-// Options are the action's process settings.
-type Options struct {
-	// DryRun makes Run call no mutating operation and say what it would
-	// have called.
-	DryRun bool
-	Logger *slog.Logger
-}
+// Options are the action's process settings: DryRun and Logger.
+type Options = actions.Options
 
 // Action reads and changes one table's provisioned throughput. It
 // implements actions.Action and actions.Follower.
@@ -65,24 +60,16 @@ func New(cfg Config, api API, opts Options) (*Action, error) {
 	if api == nil {
 		return nil, errors.New("dynamodb: no client")
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	return &Action{
 		cfg:    cfg,
 		api:    api,
 		dryRun: opts.DryRun,
-		log:    log.With("component", actions.Dynamo, "table", cfg.TableName),
+		log:    opts.Log("component", actions.Dynamo, "table", cfg.TableName),
 	}, nil
 }
 
 // Config returns the action's configuration.
 func (a *Action) Config() Config { return a.cfg }
-
-// maxFollowFailures is how many reads in a row may fail with a retryable
-// error before following an update gives up.
-const maxFollowFailures = 5
 
 const (
 	title             = "DynamoDB"
@@ -288,7 +275,8 @@ func (a *Action) Follow(
 	progress actions.Progress,
 ) (actions.Result, error) {
 	name := a.cfg.TableName
-	last, failures := "", 0
+	var last string
+	var failures actions.FailedReads
 	w := ddb.NewTableExistsWaiter(a.api, func(o *ddb.TableExistsWaiterOptions) {
 		o.MinDelay, o.MaxDelay = a.cfg.PollInterval, a.cfg.MaxPollInterval
 		next := o.Retryable
@@ -296,14 +284,14 @@ func (a *Action) Follow(
 			out *ddb.DescribeTableOutput, err error) (bool, error) {
 			if err != nil && ctx.Err() == nil {
 				err = explain(err, "DescribeTable", name, nil)
-				if failures++; actions.Retryable(err) && failures < maxFollowFailures {
+				if failures.Tolerate(err) {
 					a.log.WarnContext(ctx, "reading table failed, still waiting",
-						"err", err, "failures", failures)
+						"err", err, "failures", failures.Count())
 					return true, nil
 				}
 				return false, err
 			}
-			failures = 0
+			failures.Reset()
 			if err == nil && out != nil && out.Table != nil {
 				pt := throughput(*out.Table)
 				line := fmt.Sprintf("%s: read %d, write %d", out.Table.TableStatus,

@@ -40,13 +40,8 @@ type API interface {
 
 var _ API = (*ec.Client)(nil)
 
-// Options are the action's process settings.
-type Options struct {
-	// DryRun makes Run call no mutating operation and say what it would
-	// have called.
-	DryRun bool
-	Logger *slog.Logger
-}
+// Options are the action's process settings: DryRun and Logger.
+type Options = actions.Options
 
 // Action reads and changes one replication group. It implements
 // actions.Action and actions.Follower.
@@ -71,24 +66,16 @@ func New(cfg Config, api API, opts Options) (*Action, error) {
 	if api == nil {
 		return nil, errors.New("elasticache: no client")
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	return &Action{
 		cfg:    cfg,
 		api:    api,
 		dryRun: opts.DryRun,
-		log:    log.With("component", actions.Cache, "replication_group", cfg.ReplicationGroupID),
+		log:    opts.Log("component", actions.Cache, "replication_group", cfg.ReplicationGroupID),
 	}, nil
 }
 
 // Config returns the action's configuration.
 func (a *Action) Config() Config { return a.cfg }
-
-// maxFollowFailures is how many reads in a row may fail with a retryable
-// error before following a change gives up.
-const maxFollowFailures = 5
 
 const (
 	title         = "ElastiCache"
@@ -381,7 +368,8 @@ func (a *Action) Follow(
 	progress actions.Progress,
 ) (actions.Result, error) {
 	id := a.cfg.ReplicationGroupID
-	last, failures := "", 0
+	var last string
+	var failures actions.FailedReads
 	w := ec.NewReplicationGroupAvailableWaiter(a.api, func(o *ec.ReplicationGroupAvailableWaiterOptions) {
 		o.MinDelay, o.MaxDelay = a.cfg.PollInterval, a.cfg.MaxPollInterval
 		next := o.Retryable
@@ -389,14 +377,14 @@ func (a *Action) Follow(
 			out *ec.DescribeReplicationGroupsOutput, err error) (bool, error) {
 			if err != nil && ctx.Err() == nil {
 				err = explain(err, "DescribeReplicationGroups", id)
-				if failures++; actions.Retryable(err) && failures < maxFollowFailures {
+				if failures.Tolerate(err) {
 					a.log.WarnContext(ctx, "reading replication group failed, still waiting",
-						"err", err, "failures", failures)
+						"err", err, "failures", failures.Count())
 					return true, nil
 				}
 				return false, err
 			}
-			failures = 0
+			failures.Reset()
 			if err == nil && out != nil && len(out.ReplicationGroups) > 0 {
 				if line := a.progressLine(ctx, p, out.ReplicationGroups[0]); line != last {
 					last = line

@@ -41,13 +41,8 @@ type API interface {
 
 var _ API = (*oss.Client)(nil)
 
-// Options are the action's process settings.
-type Options struct {
-	// DryRun makes Run call no mutating operation and say what it would
-	// have called.
-	DryRun bool
-	Logger *slog.Logger
-}
+// Options are the action's process settings: DryRun and Logger.
+type Options = actions.Options
 
 // Action reads and sets the account's OpenSearch Serverless capacity
 // limits. It implements actions.Action; the change is immediate, so it is
@@ -70,11 +65,7 @@ func New(cfg Config, api API, opts Options) (*Action, error) {
 	if api == nil {
 		return nil, errors.New("opensearch: no client")
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	log = log.With("component", actions.OpenSearch)
+	log := opts.Log("component", actions.OpenSearch)
 	return &Action{cfg: cfg, api: api, dryRun: opts.DryRun, log: log}, nil
 }
 

@@ -38,14 +38,8 @@ type Client interface {
 
 var _ Client = (*sm.Client)(nil)
 
-// Options are the action's process settings.
-type Options struct {
-	// DryRun makes Run call nothing that changes the endpoint and say
-	// what it would have called instead.
-	DryRun bool
-	// Logger receives debug and warning lines; nil discards them.
-	Logger *slog.Logger
-}
+// Options are the action's process settings: DryRun and Logger.
+type Options = actions.Options
 
 // Action scales one endpoint variant. It implements actions.Action and
 // actions.Follower.
@@ -68,10 +62,6 @@ const (
 	ParamDesired  = "desired"
 )
 
-// maxFollowFailures is how many DescribeEndpoint calls in a row may fail
-// with a retryable error before following an update gives up.
-const maxFollowFailures = 5
-
 // fieldInstances is the Change field for the instance count.
 const fieldInstances = "instances"
 
@@ -84,11 +74,7 @@ func New(cfg Config, client Client, opts Options) (*Action, error) {
 	if client == nil {
 		return nil, fmt.Errorf("sagemaker %s: no client", cfg.Component)
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	log = log.With("component", cfg.Component, "endpoint", cfg.Endpoint, "variant", cfg.Variant)
+	log := opts.Log("component", cfg.Component, "endpoint", cfg.Endpoint, "variant", cfg.Variant)
 	return &Action{cfg: cfg, client: client, opts: opts, log: log}, nil
 }
 
@@ -252,7 +238,7 @@ func (a *Action) follow(
 		progress = func(string) {}
 	}
 	var last string
-	failures := 0
+	var failures actions.FailedReads
 	retryable := func(ctx context.Context, _ *sm.DescribeEndpointInput, out *sm.DescribeEndpointOutput,
 		err error) (bool, error) {
 		if err != nil {
@@ -263,14 +249,14 @@ func (a *Action) follow(
 			// between (after the client's own retries) is no reason to
 			// stop following it, unless it keeps happening.
 			err = a.apiError("DescribeEndpoint", err)
-			failures++
-			if !actions.Retryable(err) || failures >= maxFollowFailures {
+			if !failures.Tolerate(err) {
 				return false, err
 			}
-			a.log.WarnContext(ctx, "reading endpoint failed, still waiting", "err", err, "failures", failures)
+			a.log.WarnContext(ctx, "reading endpoint failed, still waiting",
+				"err", err, "failures", failures.Count())
 			return true, nil
 		}
-		failures = 0
+		failures.Reset()
 		v, verr := a.variant(out)
 		if verr != nil {
 			return false, verr

@@ -555,7 +555,7 @@ func TestRunErrors(t *testing.T) {
 			setup: func(t *testing.T, f *sagemakerfake.Server) {
 				// Two attempts per call, five calls in a row.
 				f.Fail(opDescribe, sagemakerfake.Fault{Code: "ThrottlingException", Message: "Rate exceeded",
-					Times: 2 * maxFollowFailures})
+					Times: 2 * actions.MaxFailedReads})
 			},
 			wantKind:    actions.KindUnavailable,
 			wantMsg:     "SageMaker is throttling the bot's requests; try again in a minute",
