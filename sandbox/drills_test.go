@@ -462,7 +462,7 @@ func TestDrillKillDuringLongStep(t *testing.T) {
 	redisURL := redistest.Start(t)
 	sb := newSandbox(t)
 	sb.SageMaker.SetSteps(0) // the update holds until Finish
-	opts := childOptions{LedgerURL: redisURL, Heartbeat: 500 * time.Millisecond}
+	opts := childOptions{LedgerURL: redisURL, Heartbeat: 500 * time.Millisecond, LeaseTTL: 2 * time.Second}
 	first := startChild(t, sb, opts)
 
 	p := showPreview(t, sb, sandbox.OnCallUser, "scale shadow 8", "5 → 8")

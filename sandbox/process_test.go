@@ -64,6 +64,9 @@ type childOptions struct {
 	ButtonTTL time.Duration
 	// Heartbeat is ledger.heartbeat; zero keeps the default.
 	Heartbeat time.Duration
+	// LeaseTTL is lease.ttl, how long a dead leader blocks the others;
+	// zero keeps the default.
+	LeaseTTL time.Duration
 }
 
 // childConfig is the YAML config of a child: the sandbox's settings
@@ -82,6 +85,9 @@ func childConfig(o childOptions) string {
 	fmt.Fprintf(&b, "ledger:\n  url: %q\n", o.LedgerURL)
 	if o.Heartbeat > 0 {
 		fmt.Fprintf(&b, "  heartbeat: %s\n", o.Heartbeat)
+	}
+	if o.LeaseTTL > 0 {
+		fmt.Fprintf(&b, "lease:\n  ttl: %s\n", o.LeaseTTL)
 	}
 	// The same waits as sandbox.Config, short enough to watch.
 	b.WriteString("components:\n")
