@@ -13,7 +13,6 @@ package cloudwatchfake
 import (
 	"cmp"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"regexp"
@@ -52,18 +51,8 @@ type Point struct {
 	Value float64
 }
 
-// Failure is an error the fake answers instead of reading metrics.
-type Failure struct {
-	Status int    // HTTP status; 400 when zero
-	Code   string // __type in the body, e.g. "ThrottlingException"
-	// QueryCode, when set, is sent in X-Amzn-Query-Error as
-	// "<QueryCode>;Sender"; the SDK then reports it as the error code,
-	// as it does for real CloudWatch (e.g. "Throttling").
-	QueryCode string
-	Message   string
-	// Times is how many calls fail; zero means every call until cleared.
-	Times int
-}
+// Failure is an error the fake answers instead of doing an operation.
+type Failure = awsfake.Failure
 
 // Query is one MetricDataQuery as the fake decoded it.
 type Query struct {
@@ -98,10 +87,11 @@ type series struct {
 type Fake struct {
 	// Recorder holds every call received; Body is the raw CBOR.
 	Recorder *awsfake.Recorder
+	// Faults gives the fake Fail and ClearFailures.
+	awsfake.Faults
 
 	mu       sync.Mutex
 	data     map[string]*series
-	failures map[string]*Failure
 	requests []Request
 }
 
@@ -110,7 +100,6 @@ func New() *Fake {
 	return &Fake{
 		Recorder: &awsfake.Recorder{},
 		data:     map[string]*series{},
-		failures: map[string]*Failure{},
 	}
 }
 
@@ -148,20 +137,6 @@ func (f *Fake) Unset(namespace, metric string, dims map[string]string) {
 	delete(f.data, key(namespace, metric, dims))
 }
 
-// Fail makes op answer with fl instead of reading metrics.
-func (f *Fake) Fail(op string, fl Failure) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failures[op] = &fl
-}
-
-// ClearFailures removes every injected failure.
-func (f *Fake) ClearFailures() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failures = map[string]*Failure{}
-}
-
 // Requests returns the GetMetricData requests received so far, decoded.
 func (f *Fake) Requests() []Request {
 	f.mu.Lock()
@@ -192,54 +167,39 @@ func key(namespace, metric string, dims map[string]string) string {
 
 // ServeHTTP answers one RPC v2 CBOR request.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	op, body, err := readCBOR(r)
+	op, body, err := awsfake.ReadCBOR(r, Service)
 	f.Recorder.Record(awsfake.Call{Service: awsfake.SigningService(r), Op: op, Body: body})
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "SerializationException", "", err.Error())
+		awsfake.WriteCBORError(w, http.StatusBadRequest, "SerializationException", "", err.Error())
 		return
 	}
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if fl := f.failure(op); fl != nil {
-		writeError(w, cmp.Or(fl.Status, http.StatusBadRequest), fl.Code, fl.QueryCode, fl.Message)
+	if fl, ok := f.Take(op); ok {
+		awsfake.WriteCBORError(w, fl.Status, fl.Code, fl.QueryCode, fl.Message)
 		return
 	}
 	switch op {
 	case OpGetMetricData:
 		f.getMetricData(w, body)
 	default:
-		writeError(w, http.StatusBadRequest, "UnknownOperationException", "",
+		awsfake.WriteCBORError(w, http.StatusBadRequest, "UnknownOperationException", "",
 			fmt.Sprintf("the fake does not implement %s", op))
 	}
-}
-
-// failure returns the injected failure for op, counting it down.
-func (f *Fake) failure(op string) *Failure {
-	fl, ok := f.failures[op]
-	if !ok {
-		return nil
-	}
-	if fl.Times > 0 {
-		fl.Times--
-		if fl.Times == 0 {
-			delete(f.failures, op)
-		}
-	}
-	return fl
 }
 
 var idRe = regexp.MustCompile(`^[a-z][a-zA-Z0-9_]*$`)
 
 func invalid(w http.ResponseWriter, format string, args ...any) {
-	writeError(w, http.StatusBadRequest, "InvalidParameterValueException", "InvalidParameterValue",
+	awsfake.WriteCBORError(w, http.StatusBadRequest, "InvalidParameterValueException", "InvalidParameterValue",
 		fmt.Sprintf(format, args...))
 }
 
 func (f *Fake) getMetricData(w http.ResponseWriter, body []byte) {
 	req, err := decodeRequest(body)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "SerializationException", "", err.Error())
+		awsfake.WriteCBORError(w, http.StatusBadRequest, "SerializationException", "", err.Error())
 		return
 	}
 	f.requests = append(f.requests, req)
@@ -282,7 +242,7 @@ func (f *Fake) getMetricData(w http.ResponseWriter, body []byte) {
 		}
 		results = append(results, f.result(req, q))
 	}
-	writeCBOR(w, http.StatusOK, smithycbor.Map{"MetricDataResults": results})
+	awsfake.WriteCBOR(w, http.StatusOK, smithycbor.Map{"MetricDataResults": results})
 }
 
 // result answers one query from the metric's data.
@@ -389,40 +349,4 @@ func decodeRequest(body []byte) (Request, error) {
 func str(v smithycbor.Value) string {
 	s, _ := v.(smithycbor.String)
 	return string(s)
-}
-
-// readCBOR reads an RPC v2 CBOR request: the operation from the path
-// "/service/<Service>/operation/<Op>" and the body.
-func readCBOR(r *http.Request) (op string, body []byte, err error) {
-	body, err = io.ReadAll(r.Body)
-	if err != nil {
-		return "", nil, fmt.Errorf("read body: %w", err)
-	}
-	rest, ok := strings.CutPrefix(r.URL.Path, "/service/"+Service+"/operation/")
-	if !ok || rest == "" || strings.Contains(rest, "/") {
-		return "", body, fmt.Errorf("path %q is not /service/%s/operation/<Op>", r.URL.Path, Service)
-	}
-	if got := r.Header.Get("Smithy-Protocol"); got != "rpc-v2-cbor" {
-		return rest, body, fmt.Errorf("Smithy-Protocol header is %q, want rpc-v2-cbor", got)
-	}
-	return rest, body, nil
-}
-
-// writeCBOR answers with v encoded as CBOR.
-func writeCBOR(w http.ResponseWriter, status int, v smithycbor.Value) {
-	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
-	w.Header().Set("Content-Type", "application/cbor")
-	w.WriteHeader(status)
-	_, _ = w.Write(smithycbor.Encode(v))
-}
-
-// writeError answers with an RPC v2 CBOR error.
-func writeError(w http.ResponseWriter, status int, code, queryCode, msg string) {
-	if queryCode != "" {
-		w.Header().Set("X-Amzn-Query-Error", queryCode+";Sender")
-	}
-	writeCBOR(w, status, smithycbor.Map{
-		"__type":  smithycbor.String(code),
-		"message": smithycbor.String(msg),
-	})
 }

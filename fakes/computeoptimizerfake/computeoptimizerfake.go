@@ -13,7 +13,6 @@ package computeoptimizerfake
 import (
 	"cmp"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -78,14 +77,8 @@ type RecommendationError struct {
 	Identifier, Code, Message string
 }
 
-// Failure is an error the fake answers instead of recommending.
-type Failure struct {
-	Status  int    // HTTP status; 400 when zero
-	Code    string // e.g. "ThrottlingException"
-	Message string
-	// Times is how many calls fail; zero means every call until cleared.
-	Times int
-}
+// Failure is an error the fake answers instead of doing an operation.
+type Failure = awsfake.Failure
 
 // Request is one GetEC2InstanceRecommendations request as the fake
 // decoded it.
@@ -100,12 +93,13 @@ type Request struct {
 type Fake struct {
 	// Recorder holds every call received; Body is the raw CBOR.
 	Recorder *awsfake.Recorder
+	// Faults gives the fake Fail and ClearFailures.
+	awsfake.Faults
 
 	mu       sync.Mutex
 	optedIn  bool
 	recs     []Recommendation
 	errs     []RecommendationError
-	failures map[string]*Failure
 	requests []Request
 }
 
@@ -116,7 +110,6 @@ func New(recs ...Recommendation) *Fake {
 		Recorder: &awsfake.Recorder{},
 		optedIn:  true,
 		recs:     slices.Clone(recs),
-		failures: map[string]*Failure{},
 	}
 }
 
@@ -173,20 +166,6 @@ func (f *Fake) SetOptedIn(in bool) {
 	f.optedIn = in
 }
 
-// Fail makes op answer with fl instead of recommending.
-func (f *Fake) Fail(op string, fl Failure) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failures[op] = &fl
-}
-
-// ClearFailures removes every injected failure.
-func (f *Fake) ClearFailures() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failures = map[string]*Failure{}
-}
-
 // Requests returns the requests received so far, decoded.
 func (f *Fake) Requests() []Request {
 	f.mu.Lock()
@@ -196,7 +175,7 @@ func (f *Fake) Requests() []Request {
 
 // ServeHTTP answers one RPC v2 CBOR request.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	op, body, err := readCBOR(r)
+	op, body, err := awsfake.ReadCBOR(r, Service)
 	f.Recorder.Record(awsfake.Call{Service: awsfake.SigningService(r), Op: op, Body: body})
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
@@ -205,8 +184,8 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if fl := f.failure(op); fl != nil {
-		writeError(w, cmp.Or(fl.Status, http.StatusBadRequest), fl.Code, fl.Message)
+	if fl, ok := f.Take(op); ok {
+		awsfake.WriteCBORError(w, fl.Status, fl.Code, fl.QueryCode, fl.Message)
 		return
 	}
 	switch op {
@@ -216,21 +195,6 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "UnknownOperationException",
 			fmt.Sprintf("the fake does not implement %s", op))
 	}
-}
-
-// failure returns the injected failure for op, counting it down.
-func (f *Fake) failure(op string) *Failure {
-	fl, ok := f.failures[op]
-	if !ok {
-		return nil
-	}
-	if fl.Times > 0 {
-		fl.Times--
-		if fl.Times == 0 {
-			delete(f.failures, op)
-		}
-	}
-	return fl
 }
 
 func invalid(w http.ResponseWriter, format string, args ...any) {
@@ -304,7 +268,7 @@ func (f *Fake) recommendations(w http.ResponseWriter, body []byte) {
 		})
 	}
 	out["errors"] = errs
-	writeCBOR(w, http.StatusOK, out)
+	awsfake.WriteCBOR(w, http.StatusOK, out)
 }
 
 func encodeRecommendation(r Recommendation) smithycbor.Map {
@@ -383,35 +347,7 @@ func str(v smithycbor.Value) string {
 	return string(s)
 }
 
-// readCBOR reads an RPC v2 CBOR request: the operation from the path
-// "/service/<Service>/operation/<Op>" and the body.
-func readCBOR(r *http.Request) (op string, body []byte, err error) {
-	body, err = io.ReadAll(r.Body)
-	if err != nil {
-		return "", nil, fmt.Errorf("read body: %w", err)
-	}
-	rest, ok := strings.CutPrefix(r.URL.Path, "/service/"+Service+"/operation/")
-	if !ok || rest == "" || strings.Contains(rest, "/") {
-		return "", body, fmt.Errorf("path %q is not /service/%s/operation/<Op>", r.URL.Path, Service)
-	}
-	if got := r.Header.Get("Smithy-Protocol"); got != "rpc-v2-cbor" {
-		return rest, body, fmt.Errorf("smithy-protocol header is %q, want rpc-v2-cbor", got)
-	}
-	return rest, body, nil
-}
-
-// writeCBOR answers with v encoded as CBOR.
-func writeCBOR(w http.ResponseWriter, status int, v smithycbor.Value) {
-	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
-	w.Header().Set("Content-Type", "application/cbor")
-	w.WriteHeader(status)
-	_, _ = w.Write(smithycbor.Encode(v))
-}
-
 // writeError answers with an RPC v2 CBOR error.
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeCBOR(w, status, smithycbor.Map{
-		"__type":  smithycbor.String(code),
-		"message": smithycbor.String(msg),
-	})
+	awsfake.WriteCBORError(w, status, code, "", msg)
 }

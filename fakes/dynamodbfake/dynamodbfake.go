@@ -59,13 +59,7 @@ func Cato() Table {
 }
 
 // Failure is an error the fake answers instead of doing an operation.
-type Failure struct {
-	Status  int    // HTTP status; 400 when zero
-	Code    string // e.g. ResourceInUseException
-	Message string
-	// Times is how many calls fail; zero means every call until cleared.
-	Times int
-}
+type Failure = awsfake.Failure
 
 type change struct {
 	read, write int64
@@ -77,13 +71,14 @@ type change struct {
 type Fake struct {
 	// Recorder holds every call received.
 	Recorder *awsfake.Recorder
+	// Faults gives the fake Fail and ClearFailures.
+	awsfake.Faults
 
-	mu       sync.Mutex
-	tables   map[string]*Table
-	changes  map[string]*change
-	steps    int
-	failures map[string]*Failure
-	now      func() time.Time
+	mu      sync.Mutex
+	tables  map[string]*Table
+	changes map[string]*change
+	steps   int
+	now     func() time.Time
 }
 
 // New returns a fake holding the tables given; with none it holds Cato().
@@ -93,7 +88,6 @@ func New(tables ...Table) *Fake {
 		tables:   map[string]*Table{},
 		changes:  map[string]*change{},
 		steps:    2,
-		failures: map[string]*Failure{},
 		now:      time.Now,
 	}
 	if len(tables) == 0 {
@@ -141,20 +135,6 @@ func (f *Fake) SetClock(now func() time.Time) {
 	f.now = now
 }
 
-// Fail makes op answer with fl instead of acting.
-func (f *Fake) Fail(op string, fl Failure) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failures[op] = &fl
-}
-
-// ClearFailures removes every injected failure.
-func (f *Fake) ClearFailures() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failures = map[string]*Failure{}
-}
-
 // ServeHTTP answers one awsJson1_0 request.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op, body, err := awsfake.ReadJSON(r)
@@ -166,8 +146,8 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if fl := f.failure(op); fl != nil {
-		f.fail(w, cmp.Or(fl.Status, http.StatusBadRequest), fl.Code, fl.Message)
+	if fl, ok := f.Take(op); ok {
+		f.fail(w, fl.Status, fl.Code, fl.Message)
 		return
 	}
 	var in struct {
@@ -208,20 +188,6 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (f *Fake) fail(w http.ResponseWriter, status int, code, msg string) {
 	awsfake.WriteJSONError(w, ContentType, status, code, msg)
-}
-
-func (f *Fake) failure(op string) *Failure {
-	fl, ok := f.failures[op]
-	if !ok {
-		return nil
-	}
-	if fl.Times > 0 {
-		fl.Times--
-		if fl.Times == 0 {
-			delete(f.failures, op)
-		}
-	}
-	return fl
 }
 
 func (f *Fake) update(w http.ResponseWriter, t *Table, read, write int64) {

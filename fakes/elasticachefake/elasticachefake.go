@@ -6,7 +6,6 @@
 package elasticachefake
 
 import (
-	"cmp"
 	"encoding/xml"
 	"fmt"
 	"net/http"
@@ -72,13 +71,7 @@ func Cato() Group {
 }
 
 // Failure is an error the fake answers instead of doing an operation.
-type Failure struct {
-	Status  int    // HTTP status; 400 when zero
-	Code    string // e.g. InvalidReplicationGroupState
-	Message string
-	// Times is how many calls fail; zero means every call until cleared.
-	Times int
-}
+type Failure = awsfake.Failure
 
 // pending is a change in progress on a group.
 type pending struct {
@@ -92,12 +85,13 @@ type pending struct {
 type Fake struct {
 	// Recorder holds every call received.
 	Recorder *awsfake.Recorder
+	// Faults gives the fake Fail and ClearFailures.
+	awsfake.Faults
 
-	mu       sync.Mutex
-	groups   map[string]*Group
-	changes  map[string]*pending
-	steps    int
-	failures map[string]*Failure
+	mu      sync.Mutex
+	groups  map[string]*Group
+	changes map[string]*pending
+	steps   int
 }
 
 // New returns a fake holding the groups given; with none it holds Cato().
@@ -107,7 +101,6 @@ func New(groups ...Group) *Fake {
 		groups:   map[string]*Group{},
 		changes:  map[string]*pending{},
 		steps:    2,
-		failures: map[string]*Failure{},
 	}
 	if len(groups) == 0 {
 		groups = []Group{Cato()}
@@ -154,20 +147,6 @@ func (f *Fake) SetSteps(n int) {
 	f.steps = max(n, 1)
 }
 
-// Fail makes op answer with fl instead of acting.
-func (f *Fake) Fail(op string, fl Failure) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failures[op] = &fl
-}
-
-// ClearFailures removes every injected failure.
-func (f *Fake) ClearFailures() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failures = map[string]*Failure{}
-}
-
 // ServeHTTP answers one query-protocol request.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op, form, err := awsfake.ReadQuery(r)
@@ -186,8 +165,8 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if fl := f.failure(op); fl != nil {
-		awsfake.WriteQueryError(w, cmp.Or(fl.Status, http.StatusBadRequest), fl.Code, fl.Message)
+	if fl, ok := f.Take(op); ok {
+		awsfake.WriteQueryError(w, fl.Status, fl.Code, fl.Message)
 		return
 	}
 	switch op {
@@ -205,21 +184,6 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		awsfake.WriteQueryError(w, http.StatusBadRequest, "InvalidAction",
 			fmt.Sprintf("the fake does not implement %s", op))
 	}
-}
-
-// failure returns the injected failure for op, counting it down.
-func (f *Fake) failure(op string) *Failure {
-	fl, ok := f.failures[op]
-	if !ok {
-		return nil
-	}
-	if fl.Times > 0 {
-		fl.Times--
-		if fl.Times == 0 {
-			delete(f.failures, op)
-		}
-	}
-	return fl
 }
 
 func (f *Fake) lookup(w http.ResponseWriter, id string) *Group {

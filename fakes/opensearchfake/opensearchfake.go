@@ -6,7 +6,6 @@
 package opensearchfake
 
 import (
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -28,25 +27,20 @@ type Collection struct {
 }
 
 // Failure is an error the fake answers instead of doing an operation.
-type Failure struct {
-	Status  int    // HTTP status; 400 when zero
-	Code    string // e.g. ServiceQuotaExceededException
-	Message string
-	// Times is how many calls fail; zero means every call until cleared.
-	Times int
-}
+type Failure = awsfake.Failure
 
 // Fake is an OpenSearch Serverless endpoint. Use it as an http.Handler. It
 // is safe for concurrent use.
 type Fake struct {
 	// Recorder holds every call received.
 	Recorder *awsfake.Recorder
+	// Faults gives the fake Fail and ClearFailures.
+	awsfake.Faults
 
 	mu          sync.Mutex
 	indexing    int32 // 0 means unset
 	search      int32
 	collections []Collection
-	failures    map[string]*Failure
 }
 
 // New returns a fake with the account limits at 10 indexing and 10 search
@@ -57,7 +51,6 @@ func New() *Fake {
 		indexing:    10,
 		search:      10,
 		collections: []Collection{{ID: "c4to0memory0id", Name: "cato-memory", Status: "ACTIVE"}},
-		failures:    map[string]*Failure{},
 	}
 }
 
@@ -83,20 +76,6 @@ func (f *Fake) SetCollections(cs ...Collection) {
 	f.collections = append([]Collection(nil), cs...)
 }
 
-// Fail makes op answer with fl instead of acting.
-func (f *Fake) Fail(op string, fl Failure) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failures[op] = &fl
-}
-
-// ClearFailures removes every injected failure.
-func (f *Fake) ClearFailures() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failures = map[string]*Failure{}
-}
-
 // ServeHTTP answers one awsJson1_0 request.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op, body, err := awsfake.ReadJSON(r)
@@ -108,8 +87,8 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if fl := f.failure(op); fl != nil {
-		awsfake.WriteJSONError(w, ContentType, cmp.Or(fl.Status, http.StatusBadRequest), fl.Code, fl.Message)
+	if fl, ok := f.Take(op); ok {
+		awsfake.WriteJSONError(w, ContentType, fl.Status, fl.Code, fl.Message)
 		return
 	}
 	switch op {
@@ -130,20 +109,6 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		awsfake.WriteJSONError(w, ContentType, http.StatusBadRequest, "UnknownOperationException",
 			fmt.Sprintf("the fake does not implement %s", op))
 	}
-}
-
-func (f *Fake) failure(op string) *Failure {
-	fl, ok := f.failures[op]
-	if !ok {
-		return nil
-	}
-	if fl.Times > 0 {
-		fl.Times--
-		if fl.Times == 0 {
-			delete(f.failures, op)
-		}
-	}
-	return fl
 }
 
 func (f *Fake) update(w http.ResponseWriter, body []byte) {
