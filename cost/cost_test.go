@@ -8,12 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/computeoptimizer"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -21,12 +16,7 @@ import (
 
 	"github.com/thinktank/catobot/actions"
 	cofake "github.com/thinktank/catobot/fakes/computeoptimizerfake"
-)
-
-// Dummy credentials for the fake; the secret must never show in an error.
-const (
-	testAccessKey = "AKIDCATOBOTTESTONLY0"
-	testSecretKey = "catobotTestSecretKeyMustNeverLeak0123456"
+	"github.com/thinktank/catobot/internal/awstest"
 )
 
 func TestMain(m *testing.M) {
@@ -38,20 +28,7 @@ func TestMain(m *testing.M) {
 // newClient returns a real Compute Optimizer client aimed at url, retrying
 // once with no backoff.
 func newClient(url string) *computeoptimizer.Client {
-	cfg := aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, testSecretKey, ""),
-		Retryer: func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = 2
-				o.RateLimiter = ratelimit.None
-				o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
-			})
-		},
-	}
-	return computeoptimizer.NewFromConfig(cfg, func(o *computeoptimizer.Options) {
-		o.BaseEndpoint = aws.String(url)
-	})
+	return computeoptimizer.NewFromConfig(awstest.Config(url, awstest.Attempts(2)))
 }
 
 // newFixture starts a fake holding cofake.Cato() and a reporter for cfg.
@@ -283,7 +260,7 @@ func TestReportErrorsInPlainWords(t *testing.T) {
 			require.Error(t, err)
 			require.Equal(t, tt.kind, actions.KindOf(err))
 			require.Equal(t, tt.msg, actions.Explain(err))
-			require.NotContains(t, err.Error(), testSecretKey)
+			require.NotContains(t, err.Error(), awstest.SecretKey)
 			require.NotContains(t, err.Error(), "Signature=")
 		})
 	}
@@ -300,7 +277,7 @@ func TestReportUnreachable(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, actions.KindUnavailable, actions.KindOf(err))
 	require.Equal(t, "could not reach Compute Optimizer; try again later", actions.Explain(err))
-	require.NotContains(t, err.Error(), testSecretKey)
+	require.NotContains(t, err.Error(), awstest.SecretKey)
 }
 
 // load reads a config file over the defaults, strictly, as the main

@@ -9,22 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/thinktank/catobot/actions"
 	"github.com/thinktank/catobot/fakes/cloudwatchfake"
-)
-
-// Dummy credentials for the fake; the secret must never show in an error.
-const (
-	testAccessKey = "AKIDCATOBOTTESTONLY0"
-	testSecretKey = "catobotTestSecretKeyMustNeverLeak0123456"
+	"github.com/thinktank/catobot/internal/awstest"
 )
 
 // now is the test clock: reads cover 16:15–16:30 UTC.
@@ -45,18 +36,7 @@ func TestMain(m *testing.M) {
 // newClient returns a real CloudWatch client aimed at url, retrying once
 // with no backoff.
 func newClient(url string) *cloudwatch.Client {
-	cfg := aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, testSecretKey, ""),
-		Retryer: func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = 2
-				o.RateLimiter = ratelimit.None
-				o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
-			})
-		},
-	}
-	return cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) { o.BaseEndpoint = aws.String(url) })
+	return cloudwatch.NewFromConfig(awstest.Config(url, awstest.Attempts(2)))
 }
 
 // newFixture starts a CloudWatch fake and a monitor of the default
@@ -363,8 +343,8 @@ func TestReadCancelled(t *testing.T) {
 // requireNoSecret fails when err's text holds the test secret key.
 func requireNoSecret(t *testing.T, err error) {
 	t.Helper()
-	require.NotContains(t, err.Error(), testSecretKey)
-	require.NotContains(t, actions.Explain(err), testSecretKey)
+	require.NotContains(t, err.Error(), awstest.SecretKey)
+	require.NotContains(t, actions.Explain(err), awstest.SecretKey)
 	require.False(t, strings.Contains(err.Error(), "Signature="), "error holds a signature: %v", err)
 }
 

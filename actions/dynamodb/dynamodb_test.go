@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -20,12 +18,11 @@ import (
 	"github.com/thinktank/catobot/actions"
 	"github.com/thinktank/catobot/actions/dynamodb"
 	"github.com/thinktank/catobot/fakes/dynamodbfake"
+	"github.com/thinktank/catobot/internal/awstest"
 )
 
 const (
-	table     = "cato-semantic-memory-production"
-	accessKey = "AKIDCATOFAKEKEY00002"
-	secretKey = "cato-fake-secret-key-do-not-leak"
+	table = "cato-semantic-memory-production"
 )
 
 // now is the fake's fixed clock: a Friday afternoon, UTC.
@@ -44,12 +41,7 @@ func setup(t *testing.T, dryRun bool, tables ...dynamodbfake.Table) env {
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 
-	client := ddb.NewFromConfig(aws.Config{
-		Region:           "us-east-1",
-		Credentials:      credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
-		BaseEndpoint:     aws.String(srv.URL),
-		RetryMaxAttempts: 1,
-	})
+	client := ddb.NewFromConfig(awstest.Config(srv.URL))
 	cfg := dynamodb.DefaultConfig()
 	cfg.PollInterval, cfg.MaxPollInterval, cfg.WaitTimeout = time.Millisecond, 2*time.Millisecond, time.Minute
 	a, err := dynamodb.New(cfg, client, dynamodb.Options{DryRun: dryRun})
@@ -391,8 +383,8 @@ func TestRunAPIErrors(t *testing.T) {
 			require.Error(t, err)
 			require.Equal(t, tt.wantKind, actions.KindOf(err))
 			require.Equal(t, tt.wantMsg, actions.Explain(err))
-			require.NotContains(t, err.Error(), secretKey)
-			require.NotContains(t, err.Error(), accessKey)
+			require.NotContains(t, err.Error(), awstest.SecretKey)
+			require.NotContains(t, err.Error(), awstest.AccessKey)
 		})
 	}
 }
@@ -441,12 +433,7 @@ func TestFollowGivesUp(t *testing.T) {
 
 	srv := httptest.NewServer(e.fake)
 	t.Cleanup(srv.Close)
-	client := ddb.NewFromConfig(aws.Config{
-		Region:           "us-east-1",
-		Credentials:      credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
-		BaseEndpoint:     aws.String(srv.URL),
-		RetryMaxAttempts: 1,
-	})
+	client := ddb.NewFromConfig(awstest.Config(srv.URL))
 	cfg := dynamodb.DefaultConfig()
 	cfg.PollInterval, cfg.MaxPollInterval, cfg.WaitTimeout = time.Millisecond, time.Millisecond, 20*time.Millisecond
 	a, err := dynamodb.New(cfg, client, dynamodb.Options{})

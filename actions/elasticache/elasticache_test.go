@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	ec "github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -22,12 +21,11 @@ import (
 	"github.com/thinktank/catobot/actions"
 	"github.com/thinktank/catobot/actions/elasticache"
 	"github.com/thinktank/catobot/fakes/elasticachefake"
+	"github.com/thinktank/catobot/internal/awstest"
 )
 
 const (
-	group     = "cato-cache-production"
-	accessKey = "AKIDCATOFAKEKEY00001"
-	secretKey = "cato-fake-secret-key-do-not-leak"
+	group = "cato-cache-production"
 )
 
 type env struct {
@@ -42,13 +40,7 @@ func setup(t *testing.T, dryRun bool, groups ...elasticachefake.Group) env {
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 
-	client := ec.NewFromConfig(aws.Config{
-		Region:           "us-east-1",
-		Credentials:      credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
-		BaseEndpoint:     aws.String(srv.URL),
-		RetryMaxAttempts: 1,
-		HTTPClient:       srv.Client(),
-	})
+	client := ec.NewFromConfig(awstest.Config(srv.URL, func(c *aws.Config) { c.HTTPClient = srv.Client() }))
 	cfg := elasticache.DefaultConfig()
 	cfg.PollInterval, cfg.MaxPollInterval, cfg.WaitTimeout = time.Millisecond, 2*time.Millisecond, time.Minute
 	a, err := elasticache.New(cfg, client, elasticache.Options{DryRun: dryRun})
@@ -547,8 +539,8 @@ func TestRunAPIErrors(t *testing.T) {
 			require.Error(t, err)
 			require.Equal(t, tt.wantKind, actions.KindOf(err))
 			require.Equal(t, tt.wantMsg, actions.Explain(err))
-			require.NotContains(t, err.Error(), secretKey)
-			require.NotContains(t, err.Error(), accessKey)
+			require.NotContains(t, err.Error(), awstest.SecretKey)
+			require.NotContains(t, err.Error(), awstest.AccessKey)
 		})
 	}
 }
@@ -588,12 +580,7 @@ func clientFor(t *testing.T, e env) *ec.Client {
 	t.Helper()
 	srv := httptest.NewServer(e.fake)
 	t.Cleanup(srv.Close)
-	return ec.NewFromConfig(aws.Config{
-		Region:           "us-east-1",
-		Credentials:      credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
-		BaseEndpoint:     aws.String(srv.URL),
-		RetryMaxAttempts: 1,
-	})
+	return ec.NewFromConfig(awstest.Config(srv.URL))
 }
 
 func TestConfig(t *testing.T) {

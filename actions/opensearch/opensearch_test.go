@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	oss "github.com/aws/aws-sdk-go-v2/service/opensearchserverless"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -19,12 +17,10 @@ import (
 	"github.com/thinktank/catobot/actions"
 	"github.com/thinktank/catobot/actions/opensearch"
 	"github.com/thinktank/catobot/fakes/opensearchfake"
+	"github.com/thinktank/catobot/internal/awstest"
 )
 
-const (
-	accessKey = "AKIDCATOFAKEKEY00003"
-	secretKey = "cato-fake-secret-key-do-not-leak"
-)
+const ()
 
 type env struct {
 	action *opensearch.Action
@@ -38,12 +34,7 @@ func setup(t *testing.T, dryRun bool) env {
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 
-	client := oss.NewFromConfig(aws.Config{
-		Region:           "us-east-1",
-		Credentials:      credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
-		BaseEndpoint:     aws.String(srv.URL),
-		RetryMaxAttempts: 1,
-	})
+	client := oss.NewFromConfig(awstest.Config(srv.URL))
 	a, err := opensearch.New(opensearch.DefaultConfig(), client, opensearch.Options{DryRun: dryRun})
 	require.NoError(t, err)
 	return env{action: a, fake: fake}
@@ -262,8 +253,8 @@ func TestRunAPIErrors(t *testing.T) {
 			require.Error(t, err)
 			require.Equal(t, tt.wantKind, actions.KindOf(err))
 			require.Equal(t, tt.wantMsg, actions.Explain(err))
-			require.NotContains(t, err.Error(), secretKey)
-			require.NotContains(t, err.Error(), accessKey)
+			require.NotContains(t, err.Error(), awstest.SecretKey)
+			require.NotContains(t, err.Error(), awstest.AccessKey)
 		})
 	}
 }

@@ -10,22 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	sm "github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/thinktank/catobot/actions"
 	"github.com/thinktank/catobot/fakes/sagemakerfake"
-)
-
-// Dummy credentials for the fake; the secret must never show in an error.
-const (
-	testAccessKey = "AKIDCATOBOTTESTONLY0"
-	testSecretKey = "catobotTestSecretKeyMustNeverLeak0123456"
+	"github.com/thinktank/catobot/internal/awstest"
 )
 
 const (
@@ -42,18 +33,7 @@ func TestMain(m *testing.M) {
 // newClient returns a real SageMaker client aimed at the fake, retrying
 // once with no backoff.
 func newClient(url string) *sm.Client {
-	cfg := aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, testSecretKey, ""),
-		Retryer: func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = 2
-				o.RateLimiter = ratelimit.None
-				o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
-			})
-		},
-	}
-	return sm.NewFromConfig(cfg, func(o *sm.Options) { o.BaseEndpoint = aws.String(url) })
+	return sm.NewFromConfig(awstest.Config(url, awstest.Attempts(2)))
 }
 
 // testConfig is cfg with a short poll interval, so waits are quick.
@@ -758,8 +738,8 @@ func TestErrorsCarryNoSecret(t *testing.T) {
 
 			require.Error(t, err)
 			for _, s := range []string{err.Error(), actions.Explain(err)} {
-				require.NotContains(t, s, testSecretKey)
-				require.False(t, strings.Contains(s, testSecretKey[:12]), "partial secret in %q", s)
+				require.NotContains(t, s, awstest.SecretKey)
+				require.False(t, strings.Contains(s, awstest.SecretKey[:12]), "partial secret in %q", s)
 			}
 		})
 	}

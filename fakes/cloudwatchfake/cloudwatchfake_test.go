@@ -9,13 +9,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/thinktank/catobot/fakes/cloudwatchfake"
+	"github.com/thinktank/catobot/internal/awstest"
 )
 
 func TestMain(m *testing.M) {
@@ -27,11 +27,7 @@ func client(t *testing.T, f *cloudwatchfake.Fake) *cloudwatch.Client {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	return cloudwatch.NewFromConfig(aws.Config{
-		Region:           "us-east-1",
-		Credentials:      credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-		RetryMaxAttempts: 1,
-	}, func(o *cloudwatch.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	return cloudwatch.NewFromConfig(awstest.Config(srv.URL))
 }
 
 func query(id string) types.MetricDataQuery {

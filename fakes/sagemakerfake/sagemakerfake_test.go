@@ -8,9 +8,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	sm "github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/aws/smithy-go"
@@ -18,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/thinktank/catobot/fakes/sagemakerfake"
+	"github.com/thinktank/catobot/internal/awstest"
 )
 
 func TestMain(m *testing.M) {
@@ -26,16 +24,7 @@ func TestMain(m *testing.M) {
 }
 
 func client(url string) *sm.Client {
-	return sm.NewFromConfig(aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
-		Retryer: func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = 1
-				o.RateLimiter = ratelimit.None
-			})
-		},
-	}, func(o *sm.Options) { o.BaseEndpoint = aws.String(url) })
+	return sm.NewFromConfig(awstest.Config(url))
 }
 
 func update(ctx context.Context, c *sm.Client, name, variant string, n int32) error {
