@@ -46,3 +46,22 @@ func WriteCBORError(w http.ResponseWriter, status int, code, queryCode, msg stri
 		"message": smithycbor.String(msg),
 	})
 }
+
+// DecodeCBORMap decodes an RPC v2 CBOR request body, which must be a map.
+func DecodeCBORMap(body []byte) (smithycbor.Map, error) {
+	v, err := smithycbor.Decode(body)
+	if err != nil {
+		return nil, fmt.Errorf("decode request: %w", err)
+	}
+	m, ok := v.(smithycbor.Map)
+	if !ok {
+		return nil, fmt.Errorf("decode request: body is %T, not a map", v)
+	}
+	return m, nil
+}
+
+// CBORString returns v's text, or "" when v is no CBOR string.
+func CBORString(v smithycbor.Value) string {
+	s, _ := v.(smithycbor.String)
+	return string(s)
+}

@@ -294,13 +294,9 @@ func (f *Fake) result(req Request, q Query) smithycbor.Map {
 // decodeRequest decodes a GetMetricDataInput.
 func decodeRequest(body []byte) (Request, error) {
 	var req Request
-	v, err := smithycbor.Decode(body)
+	m, err := awsfake.DecodeCBORMap(body)
 	if err != nil {
-		return req, fmt.Errorf("decode request: %w", err)
-	}
-	m, ok := v.(smithycbor.Map)
-	if !ok {
-		return req, fmt.Errorf("decode request: body is %T, not a map", v)
+		return req, err
 	}
 	if t, ok := m["StartTime"]; ok {
 		if req.Start, err = smithycbor.AsTime(t); err != nil {
@@ -346,7 +342,5 @@ func decodeRequest(body []byte) (Request, error) {
 	return req, nil
 }
 
-func str(v smithycbor.Value) string {
-	s, _ := v.(smithycbor.String)
-	return string(s)
-}
+// str returns a CBOR string's text, or "" for any other value.
+var str = awsfake.CBORString

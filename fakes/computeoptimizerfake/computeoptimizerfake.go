@@ -316,13 +316,9 @@ func decodeRequest(body []byte) (Request, error) {
 	if len(body) == 0 {
 		return req, nil
 	}
-	v, err := smithycbor.Decode(body)
+	m, err := awsfake.DecodeCBORMap(body)
 	if err != nil {
-		return req, fmt.Errorf("decode request: %w", err)
-	}
-	m, ok := v.(smithycbor.Map)
-	if !ok {
-		return req, fmt.Errorf("decode request: body is %T, not a map", v)
+		return req, err
 	}
 	if mr, ok := m["maxResults"]; ok {
 		if req.MaxResults, err = smithycbor.AsInt32(mr); err != nil {
@@ -342,12 +338,10 @@ func decodeRequest(body []byte) (Request, error) {
 	return req, nil
 }
 
-func str(v smithycbor.Value) string {
-	s, _ := v.(smithycbor.String)
-	return string(s)
-}
-
 // writeError answers with an RPC v2 CBOR error.
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	awsfake.WriteCBORError(w, status, code, "", msg)
 }
+
+// str returns a CBOR string's text, or "" for any other value.
+var str = awsfake.CBORString
