@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -22,30 +23,47 @@ type AWSCall struct {
 	// Target is the object of the call, e.g. a table name; "" for calls
 	// about the whole account.
 	Target string
+	// Denied is the message for denied access (by error code or HTTP
+	// 403); by default it says the bot may not call Op on Target.
+	Denied string
 	// Codes maps the service's own error codes before AWSError's common
 	// ones; it returns nil to leave a code to AWSError. wrapped is the
 	// error to carry in the *Error it returns.
 	Codes func(api smithy.APIError, wrapped error) error
 }
 
-// throttleCodes are the error codes AWS services use for throttling.
-var throttleCodes = map[string]bool{
-	"Throttling": true, "ThrottlingException": true, "RequestLimitExceeded": true,
-	"TooManyRequestsException": true, "APICallRateForCustomerExceeded": true,
-}
+// Error codes that mean the same in every AWS service. The JSON protocols
+// send "…Exception" names; query and query-compatible services send the
+// short ones.
+var (
+	throttleCodes = codes("Throttling", "ThrottlingException", "ThrottledException",
+		"RequestLimitExceeded", "TooManyRequestsException", "APICallRateForCustomerExceeded",
+		"ProvisionedThroughputExceededException")
+	deniedCodes = codes("AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
+		"NotAuthorized")
+	credentialCodes = codes("UnrecognizedClientException", "InvalidClientTokenId",
+		"InvalidSignatureException", "SignatureDoesNotMatch", "ExpiredTokenException",
+		"ExpiredToken", "IncompleteSignature", "MissingAuthenticationToken")
+	troubleCodes = codes("InternalFailure", "InternalServerError", "InternalServerException",
+		"InternalServiceFault", "InternalServiceError", "ServiceUnavailable",
+		"ServiceUnavailableException")
+)
 
-// deniedCodes are the error codes AWS services use when the caller may not
-// make the call.
-var deniedCodes = map[string]bool{
-	"AccessDenied": true, "AccessDeniedException": true, "UnauthorizedOperation": true,
-	"UnrecognizedClientException": true,
+func codes(list ...string) map[string]bool {
+	m := make(map[string]bool, len(list))
+	for _, c := range list {
+		m[c] = true
+	}
+	return m
 }
 
 // AWSError turns an error from an AWS SDK call into an *Error whose
-// message a person can act on. It tries c.Codes first, then the codes
-// every AWS service uses for throttling and denied access, then the HTTP
-// status (429 and 5xx are KindUnavailable, 403 KindRefused), a deadline
-// or cancellation, and a request that never reached AWS. An *Error passes
+// message a person can act on, the way every AWS action, the monitor and
+// the cost report explain AWS failures. It tries c.Codes first, then the
+// codes every AWS service uses for throttling, denied access, rejected
+// credentials and trouble inside the service, then the HTTP status (429
+// and 5xx are KindUnavailable, 403 KindRefused), a deadline or
+// cancellation, and a request that never reached AWS. An *Error passes
 // through unchanged and nil stays nil.
 func AWSError(err error, c AWSCall) error {
 	if err == nil {
@@ -60,6 +78,10 @@ func AWSError(err error, c AWSCall) error {
 		what, on = c.Op+" "+c.Target, " on "+c.Target
 	}
 	wrapped := fmt.Errorf("%s %s: %w", c.Prefix, what, err)
+	denied := c.Denied
+	if denied == "" {
+		denied = "the bot is not allowed to call " + c.Op + on
+	}
 
 	var api smithy.APIError
 	if errors.As(err, &api) {
@@ -71,9 +93,15 @@ func AWSError(err error, c AWSCall) error {
 		switch code := api.ErrorCode(); {
 		case throttleCodes[code]:
 			return Errorf(KindUnavailable, wrapped,
-				"%s is throttling requests; try again in a minute", c.Service)
+				"%s is throttling the bot's requests; try again in a minute", c.Service)
 		case deniedCodes[code]:
-			return Errorf(KindRefused, wrapped, "the bot is not allowed to call %s%s", c.Op, on)
+			return Errorf(KindRefused, wrapped, "%s", denied)
+		case credentialCodes[code]:
+			return Errorf(KindRefused, wrapped, "AWS did not accept the bot's credentials (%s); "+
+				"check the AWS identity the bot runs as", code)
+		case troubleCodes[code]:
+			return Errorf(KindUnavailable, wrapped,
+				"%s is having trouble (%s); try again in a few minutes", c.Service, code)
 		}
 	}
 	var re *awshttp.ResponseError
@@ -81,9 +109,9 @@ func AWSError(err error, c AWSCall) error {
 		switch code := re.HTTPStatusCode(); {
 		case code == http.StatusTooManyRequests || code >= 500:
 			return Errorf(KindUnavailable, wrapped,
-				"%s answered %d to %s; try again later", c.Service, code, c.Op)
+				"%s is not answering properly (HTTP %d); try again in a few minutes", c.Service, code)
 		case code == http.StatusForbidden:
-			return Errorf(KindRefused, wrapped, "the bot is not allowed to call %s%s", c.Op, on)
+			return Errorf(KindRefused, wrapped, "%s", denied)
 		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
@@ -93,8 +121,10 @@ func AWSError(err error, c AWSCall) error {
 		return Errorf(KindInternal, wrapped, "%s %s failed: %s", c.Service, c.Op, api.ErrorMessage())
 	}
 	var send *smithyhttp.RequestSendError
-	if errors.As(err, &send) {
-		return Errorf(KindUnavailable, wrapped, "could not reach %s for %s", c.Service, c.Op)
+	var ne net.Error
+	if errors.As(err, &send) || errors.As(err, &ne) {
+		return Errorf(KindUnavailable, wrapped,
+			"could not reach %s for %s; try again later", c.Service, c.Op)
 	}
 	return Errorf(KindInternal, wrapped, "%s %s failed unexpectedly", c.Service, c.Op)
 }

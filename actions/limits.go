@@ -69,7 +69,11 @@ func (l Limits) Beyond(from, to int64) string {
 // names what N counts. Each key may be given once; at least one must be.
 // Errors are *Error of kind KindUsage and end with usage where the
 // arguments' form was wrong.
-func ParseNamed(args []string, limits map[string]Limits, unit, usage string) (map[string]int64, error) {
+func ParseNamed(
+	args []string,
+	limits map[string]Limits,
+	unit, usage string,
+) (map[string]int64, error) {
 	keys := slices.Sorted(maps.Keys(limits))
 	for i, k := range keys {
 		keys[i] = k + "=N"

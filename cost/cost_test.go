@@ -276,7 +276,8 @@ func TestReportUnreachable(t *testing.T) {
 	_, err = r.Report(context.Background())
 	require.Error(t, err)
 	require.Equal(t, actions.KindUnavailable, actions.KindOf(err))
-	require.Equal(t, "could not reach Compute Optimizer; try again later", actions.Explain(err))
+	require.Equal(t, "could not reach Compute Optimizer for GetEC2InstanceRecommendations; "+
+		"try again later", actions.Explain(err))
 	require.NotContains(t, err.Error(), awstest.SecretKey)
 }
 

@@ -325,7 +325,7 @@ func TestReadUnreachable(t *testing.T) {
 	_, err = m.Read(context.Background())
 	require.Error(t, err)
 	require.Equal(t, actions.KindUnavailable, actions.KindOf(err))
-	require.Equal(t, "could not reach CloudWatch to read metrics; try again later", actions.Explain(err))
+	require.Equal(t, "could not reach CloudWatch for GetMetricData; try again later", actions.Explain(err))
 	requireNoSecret(t, err)
 }
 

@@ -359,12 +359,14 @@ func TestRunAPIErrors(t *testing.T) {
 		{
 			name: "throttled", args: []string{"read=6000"},
 			failure:  dynamodbfake.Failure{Code: "ThrottlingException", Message: "Rate of requests exceeds the allowed throughput."},
-			wantKind: actions.KindUnavailable, wantMsg: "DynamoDB is throttling requests; try again in a minute",
+			wantKind: actions.KindUnavailable,
+			wantMsg:  "DynamoDB is throttling the bot's requests; try again in a minute",
 		},
 		{
 			name: "server error", args: []string{"read=6000"},
 			failure:  dynamodbfake.Failure{Status: 500, Code: "InternalServerError", Message: "Internal server error"},
-			wantKind: actions.KindUnavailable, wantMsg: "DynamoDB answered 500 to UpdateTable; try again later",
+			wantKind: actions.KindUnavailable,
+			wantMsg:  "DynamoDB is having trouble (InternalServerError); try again in a few minutes",
 		},
 	}
 	for _, tt := range tests {

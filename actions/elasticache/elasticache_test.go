@@ -518,13 +518,14 @@ func TestRunAPIErrors(t *testing.T) {
 		{
 			name: "throttled", req: scale, op: "ModifyReplicationGroup",
 			failure:  elasticachefake.Failure{Code: "Throttling", Message: "Rate exceeded"},
-			wantKind: actions.KindUnavailable, wantMsg: "ElastiCache is throttling requests; try again in a minute",
+			wantKind: actions.KindUnavailable,
+			wantMsg:  "ElastiCache is throttling the bot's requests; try again in a minute",
 		},
 		{
 			name: "server error", req: scale, op: "ModifyReplicationGroup",
 			failure:  elasticachefake.Failure{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", Message: "down"},
 			wantKind: actions.KindUnavailable,
-			wantMsg:  "ElastiCache answered 503 to ModifyReplicationGroup; try again later",
+			wantMsg:  "ElastiCache is having trouble (ServiceUnavailable); try again in a few minutes",
 		},
 	}
 	for _, tt := range tests {
