@@ -266,12 +266,23 @@ func (b *Bot) execute(ctx context.Context, p ledger.Pending, clicker string, log
 		b.tellAlreadyRun(ctx, click{User: clicker, Channel: p.Channel}, p)
 		return
 	}
-	if _, err := b.opts.Ledger.UpdatePending(ctx, p.ID, func(q *ledger.Pending) error {
+	_, err = b.opts.Ledger.UpdatePending(ctx, p.ID, func(q *ledger.Pending) error {
+		if q.State == ledger.StateCancelled {
+			return errCancelled
+		}
 		q.State = ledger.StateClaimed
 		q.ApprovedBy = p.ApprovedBy
 		q.RequestedBy = p.RequestedBy
 		return nil
-	}); err != nil {
+	})
+	if errors.Is(err, errCancelled) {
+		// Cancelled after this click read the step and before its claim.
+		e.State, e.Error, e.Finished = ledger.ExecFailed, "cancelled before it started", b.now().UTC()
+		_ = b.opts.Ledger.SaveExecution(ctx, e)
+		b.tell(ctx, click{User: clicker, Channel: p.Channel}, "That step was cancelled; ask for a fresh preview with `/cato`.")
+		return
+	}
+	if err != nil {
 		log.Warn("pending step update failed", "err", err)
 	}
 
@@ -570,7 +581,10 @@ func (b *Bot) cancelClicked(ctx context.Context, c click, log *slog.Logger) {
 	b.markOrigin(ctx, p, fmt.Sprintf(":no_entry_sign: %s by <@%s>", verb, c.User))
 }
 
-var errAlreadyClaimed = errors.New("bot: step already claimed")
+var (
+	errAlreadyClaimed = errors.New("bot: step already claimed")
+	errCancelled      = errors.New("bot: step cancelled")
+)
 
 // undoClicked prepares the reverse of a finished step, through the same
 // preview, guardrails and approvals as any step.
