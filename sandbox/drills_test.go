@@ -7,6 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -613,4 +616,83 @@ func TestDrillRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A card's step is clicked, and while that click is still checking who may
+// act (access is by user group, and Slack's answer is held back), someone
+// dismisses the suggestion. The step must not run: a dismissed step never
+// runs, and one that runs cannot be dismissed.
+func TestDrillStepRacesDismiss(t *testing.T) {
+	const group = "S0ONCALL01"
+	sb := newSandbox(t)
+	sb.Slack.SetUserGroup(group, sandbox.OnCallUser, sandbox.SecondUser)
+	slowSlack, held, release := holdPath(t, sb.Slack.URL(), "/api/usergroups.users.list")
+	url := runBot(t, sb, func(o *app.Options) {
+		o.Config.Access.Users = nil
+		o.Config.Access.Groups = []string{group}
+		o.Env.SlackAPIURL = slowSlack + "/api/"
+	})
+	body := seedTriggered(t, sb)
+	require.Equal(t, http.StatusAccepted, postWebhook(t, url, body))
+	sn := waitSnap(t, sb, "the card with its step", func(sn slackfake.Snapshot) bool {
+		return len(sn.Messages) == 1 && hasButton(sn.Messages[0], "Dismiss")
+	})
+	card := sn.Messages[0]
+	step, dismiss := buttonOf(t, card, "Scale Shadow Self"), buttonOf(t, card, "Dismiss")
+
+	ctx := testCtx(t)
+	_, err := sb.Slack.SendRaw(ctx, clickEnvelope(sandbox.OnCallUser, card.Channel, card.TS, step.ActionID, step.Value))
+	require.NoError(t, err)
+	select {
+	case <-held:
+	case <-ctx.Done():
+		t.Fatal("the step's click never asked Slack for the group's members")
+	}
+	_, err = sb.Slack.SendRaw(ctx, clickEnvelope(sandbox.SecondUser, card.Channel, card.TS, dismiss.ActionID, dismiss.Value))
+	require.NoError(t, err)
+	waitSnap(t, sb, "the card dismissed", func(sn slackfake.Snapshot) bool {
+		m, ok := topLevel(sn, card.TS)
+		return ok && strings.Contains(m.Rendered, "Dismissed by")
+	})
+	release()
+
+	waitSnap(t, sb, "the step's clicker told, or the step run", func(sn slackfake.Snapshot) bool {
+		return countIn(sn.EphemeralsFor(sandbox.OnCallUser), "cancelled") > 0 || countIn(sn.Thread(card.TS), resultFor) > 0
+	})
+	quiet(t, sb)
+	require.Zero(t, sb.SageMaker.Count(opUpdate), "a dismissed step must not run")
+	require.Zero(t, countIn(sb.Slack.Thread(card.TS), resultFor))
+	m, _ := topLevel(sb.Slack.Snapshot(), card.TS)
+	require.Contains(t, m.Rendered, "Dismissed by")
+}
+
+// holdPath answers like target, except that requests to path wait until
+// release is called; held receives once for the first such request.
+func holdPath(t testing.TB, target, path string) (url string, held <-chan struct{}, release func()) {
+	t.Helper()
+	u, err := neturl.Parse(target)
+	require.NoError(t, err)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	first, gate := make(chan struct{}, 1), make(chan struct{})
+	var once sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == path {
+			select {
+			case first <- struct{}{}:
+			default:
+			}
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	release = func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(func() {
+		release()
+		srv.Close()
+	})
+	return srv.URL, first, release
 }
