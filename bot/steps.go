@@ -557,6 +557,11 @@ func (b *Bot) cancelClicked(ctx context.Context, c click, log *slog.Logger) {
 	if !ok {
 		return
 	}
+	if ok, why := b.mayAct(ctx, c.User); !ok {
+		b.tell(ctx, c, ":no_entry: "+why+".")
+		b.audit(ctx, ledger.Entry{Actor: c.User, Action: "refuse", Component: p.Plan.Component, Summary: p.Plan.Summary, Result: "not allowed", Channel: p.Channel, ThreadTS: p.ThreadTS, IncidentID: p.IncidentID})
+		return
+	}
 	p, err := b.opts.Ledger.UpdatePending(ctx, p.ID, func(q *ledger.Pending) error {
 		if q.State == ledger.StateClaimed {
 			return errAlreadyClaimed
