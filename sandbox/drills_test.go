@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -548,6 +549,16 @@ func TestDrillRefusals(t *testing.T) {
 			instances: 5,
 		},
 		{
+			name: "unauthorised cancel",
+			act: func(t *testing.T, sb *sandbox.Sandbox, p slackfake.Message) (slackfake.Where, string) {
+				_, err := sb.Slack.Click(testCtx(t), slackfake.ClickArgs{User: "U0NOMAIL01", Label: "Cancel", MessageTS: p.TS})
+				require.NoError(t, err)
+				return slackfake.WhereEphemeral, "you are not on the list of people allowed to change systems"
+			},
+			audit:     "not allowed",
+			instances: 5,
+		},
+		{
 			name:   "expired button",
 			mutate: func(o *app.Options) { o.Config.Access.ButtonTTL = time.Nanosecond },
 			act: func(t *testing.T, sb *sandbox.Sandbox, p slackfake.Message) (slackfake.Where, string) {
@@ -614,6 +625,9 @@ func TestDrillRefusals(t *testing.T) {
 			for _, m := range sb.Slack.Snapshot().All(slackfake.WhereThread) {
 				require.NotContains(t, m.Text, "started", "no step was started")
 			}
+			if m, _ := topLevel(sb.Slack.Snapshot(), p.TS); tt.instances == 5 {
+				require.True(t, hasButton(m, "Confirm"), "the preview is untouched: %s", m.Rendered)
+			}
 		})
 	}
 }
@@ -666,8 +680,8 @@ func TestDrillStepRacesDismiss(t *testing.T) {
 	require.Contains(t, m.Rendered, "Dismissed by")
 }
 
-// holdPath answers like target, except that requests to path wait until
-// release is called; held receives once for the first such request.
+// holdPath answers like target, except that the first request to path
+// waits until release is called; held receives when it arrives.
 func holdPath(t testing.TB, target, path string) (url string, held <-chan struct{}, release func()) {
 	t.Helper()
 	u, err := neturl.Parse(target)
@@ -675,12 +689,10 @@ func holdPath(t testing.TB, target, path string) (url string, held <-chan struct
 	rp := httputil.NewSingleHostReverseProxy(u)
 	first, gate := make(chan struct{}, 1), make(chan struct{})
 	var once sync.Once
+	var hold atomic.Bool
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == path {
-			select {
-			case first <- struct{}{}:
-			default:
-			}
+		if r.URL.Path == path && hold.CompareAndSwap(false, true) {
+			first <- struct{}{}
 			select {
 			case <-gate:
 			case <-r.Context().Done():
