@@ -98,7 +98,7 @@ func (b *Bot) loadClicked(ctx context.Context, c click, log *slog.Logger) (ledge
 	}
 	// A click can beat the ledger write that records where the step's
 	// message landed; give that write a moment.
-	for i := 0; p.MessageTS == "" && i < 30; i++ {
+	for i := 0; !b.buttonOn(ctx, p, c) && i < 30; i++ {
 		time.Sleep(100 * time.Millisecond)
 		if q, err := b.opts.Ledger.Pending(ctx, c.Value); err == nil {
 			p = q
