@@ -103,9 +103,6 @@ func (b *Bot) incidentTriggered(ctx context.Context, e alerts.Event, log *slog.L
 	if err := b.saveCard(ctx, ledger.Card{IncidentID: e.Incident.ID, Channel: channel, TS: ts, PendingID: p.ID}, v); err != nil {
 		return err
 	}
-	if key := groupKey(e); key != "" {
-		_, _ = b.opts.Ledger.Store().Create(ctx, bucketGroups, key, []byte(e.Incident.ID), groupWindow)
-	}
 	log.Info("card posted", "matched", e.Match != nil)
 	return nil
 }
@@ -136,20 +133,39 @@ func groupKey(e alerts.Event) string {
 	return e.Incident.ServiceID + "|" + e.Match.Request.String()
 }
 
+// groupHost claims the storm group of e's step for e's incident, or
+// returns the incident whose open card already holds the group. The claim
+// is atomic, so incidents of one storm handled at the same time, on any
+// replica, fold into one card.
 func (b *Bot) groupHost(ctx context.Context, e alerts.Event) (string, bool) {
 	key := groupKey(e)
 	if key == "" {
 		return "", false
 	}
-	host, err := b.opts.Ledger.Store().Get(ctx, bucketGroups, key)
+	store := b.opts.Ledger.Store()
+	won, err := store.Create(ctx, bucketGroups, key, []byte(e.Incident.ID), groupWindow)
+	if err != nil || won {
+		return "", false
+	}
+	host, err := store.Get(ctx, bucketGroups, key)
 	if err != nil || string(host) == e.Incident.ID {
 		return "", false
 	}
-	v, _, err := b.loadCard(ctx, string(host))
-	if err != nil || v.Incident.Status == "resolved" {
-		return "", false
+	// The host's card may still be on its way to Slack.
+	for i := 0; i < 50; i++ {
+		v, _, err := b.loadCard(ctx, string(host))
+		switch {
+		case err == nil && v.Incident.Status == "resolved":
+			// A resolved card takes no more incidents: this one starts
+			// the group afresh.
+			_ = store.Put(ctx, bucketGroups, key, []byte(e.Incident.ID), groupWindow)
+			return "", false
+		case err == nil:
+			return string(host), true
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return string(host), true
+	return "", false
 }
 
 // foldInto adds a related incident to another incident's card.
