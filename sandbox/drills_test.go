@@ -3,6 +3,8 @@ package sandbox_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -105,6 +107,21 @@ func runBot(t testing.TB, sb *sandbox.Sandbox, mutate func(*app.Options)) string
 	defer wcancel()
 	require.NoError(t, sb.Slack.WaitConnections(wctx, before+1))
 	return url
+}
+
+// privateRedis starts a redis-server for this test alone, even when
+// CATOBOT_TEST_REDIS_URL names a shared one: the ledger's keys have a fixed
+// prefix, so two drills must not share a server. It needs a password, as
+// ElastiCache with AUTH does, and the URL carries it.
+func privateRedis(t *testing.T) string {
+	t.Helper()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	pw := "drill-" + hex.EncodeToString(b[:])
+	u, err := neturl.Parse(redistest.StartAuth(t, pw))
+	require.NoError(t, err)
+	u.User = neturl.UserPassword("", pw)
+	return u.String()
 }
 
 // testCtx is a context for one test's waits.
@@ -393,7 +410,7 @@ func TestDrillDisconnectBeforeAck(t *testing.T) {
 // envelopes to their connections in turn. The same click reaching both
 // runs once.
 func TestDrillTwoProcessesSameClick(t *testing.T) {
-	redisURL := redistest.Start(t)
+	redisURL := privateRedis(t)
 	sb := newSandbox(t)
 	startChild(t, sb, childOptions{LedgerURL: redisURL})
 	startChild(t, sb, childOptions{LedgerURL: redisURL})
@@ -425,7 +442,7 @@ func TestDrillTwoProcessesSameClick(t *testing.T) {
 // both listeners. One card is posted, and its step, clicked through both,
 // runs once.
 func TestDrillTwoProcessesSameWebhook(t *testing.T) {
-	redisURL := redistest.Start(t)
+	redisURL := privateRedis(t)
 	sb := newSandbox(t)
 	a := startChild(t, sb, childOptions{LedgerURL: redisURL})
 	b := startChild(t, sb, childOptions{LedgerURL: redisURL})
@@ -463,7 +480,7 @@ func TestDrillTwoProcessesSameWebhook(t *testing.T) {
 // kill -9 while SageMaker is still updating: a new process on the same
 // ledger follows the update to its end and reports in the same thread.
 func TestDrillKillDuringLongStep(t *testing.T) {
-	redisURL := redistest.Start(t)
+	redisURL := privateRedis(t)
 	sb := newSandbox(t)
 	sb.SageMaker.SetSteps(0) // the update holds until Finish
 	opts := childOptions{LedgerURL: redisURL, Heartbeat: 500 * time.Millisecond, LeaseTTL: 2 * time.Second}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,6 +159,11 @@ func startChild(t *testing.T, sb *sandbox.Sandbox, o childOptions) *child {
 		for name, v := range sb.Env() {
 			if isSecret(name) {
 				require.NotContains(t, out, v, "the child's log shows %s", name)
+			}
+		}
+		if u, err := url.Parse(o.LedgerURL); err == nil {
+			if pw, ok := u.User.Password(); ok {
+				require.NotContains(t, out, pw, "the child's log shows the Redis password")
 			}
 		}
 	})
