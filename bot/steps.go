@@ -87,8 +87,8 @@ func (b *Bot) loadClicked(ctx context.Context, c click, log *slog.Logger) (ledge
 	p, err := b.opts.Ledger.Pending(ctx, c.Value)
 	if errors.Is(err, ledger.ErrNotFound) {
 		log.Warn("button names no pending step", "channel", c.Channel)
-		b.tell(ctx, c, "I have no record of that step, so nothing was done. Ask for a fresh preview with `/cato`.")
 		b.audit(ctx, ledger.Entry{Actor: c.User, Action: "refuse", Summary: "click on unknown button", Result: "unknown id", Channel: c.Channel})
+		b.tell(ctx, c, "I have no record of that step, so nothing was done. Ask for a fresh preview with `/cato`.")
 		return p, false
 	}
 	if err != nil {
@@ -106,8 +106,8 @@ func (b *Bot) loadClicked(ctx context.Context, c click, log *slog.Logger) (ledge
 	}
 	if !b.buttonOn(ctx, p, c) {
 		log.Warn("button does not match its message", "pending_id", p.ID)
-		b.tell(ctx, c, "That button does not belong to this message, so nothing was done.")
 		b.audit(ctx, ledger.Entry{Actor: c.User, Action: "refuse", Component: p.Plan.Component, Summary: p.Plan.Summary, Result: "altered payload", Channel: c.Channel})
+		b.tell(ctx, c, "That button does not belong to this message, so nothing was done.")
 		return p, false
 	}
 	return p, true
@@ -134,8 +134,10 @@ func (b *Bot) runClicked(ctx context.Context, c click, log *slog.Logger) {
 	}
 	log = log.With("pending_id", p.ID, "component", p.Plan.Component)
 	refuse := func(text, result string) {
-		b.tell(ctx, c, text)
+		// The audit entry comes first, so /cato history already shows the
+		// refusal when the person reads it.
 		b.audit(ctx, ledger.Entry{Actor: c.User, Action: "refuse", Component: p.Plan.Component, Summary: p.Plan.Summary, Result: result, Channel: p.Channel, ThreadTS: p.ThreadTS, IncidentID: p.IncidentID})
+		b.tell(ctx, c, text)
 		log.Info("click refused", "reason", result)
 	}
 	switch p.State {

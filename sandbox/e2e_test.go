@@ -12,11 +12,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/thinktank/catobot/app"
 	"github.com/thinktank/catobot/fakes/slackfake"
 	"github.com/thinktank/catobot/sandbox"
 )
@@ -213,22 +215,35 @@ func TestForgedWebhookRefused(t *testing.T) {
 }
 
 func TestAckBeforeAnyAWSCall(t *testing.T) {
-	r, ctx := launch(t)
+	// The order is taken on the bot's side, when it has handed the ack to
+	// the socket: no SageMaker call may have started by then.
 	var mu sync.Mutex
 	var seen []int
-	r.Sandbox.OnAck(func(slackfake.Ack) {
-		mu.Lock()
-		defer mu.Unlock()
-		seen = append(seen, r.Sandbox.SageMaker.Count("DescribeEndpoint"))
+	var shared atomic.Pointer[sandbox.Sandbox]
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r, err := sandbox.LaunchWith(ctx, defaultState(), slog.New(slog.DiscardHandler), func(o *app.Options) {
+		o.Hooks.Acked = func(typ string) {
+			if typ != "slash_commands" {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, shared.Load().SageMaker.Count("DescribeEndpoint"))
+		}
 	})
-	before := r.Sandbox.SageMaker.Count("DescribeEndpoint")
-	_, err := r.Sandbox.Slack.SlashCommand(ctx, slackfake.SlashArgs{Text: "status shadow", User: sandbox.OnCallUser})
 	require.NoError(t, err)
-	wait(t, ctx, r.Sandbox, slackfake.WhereEphemeral, "cato-shadow-self")
+	defer r.Stop()
+	sb := r.Sandbox
+	shared.Store(sb)
+	before := sb.SageMaker.Count("DescribeEndpoint")
+	_, err = sb.Slack.SlashCommand(ctx, slackfake.SlashArgs{Text: "status shadow", User: sandbox.OnCallUser})
+	require.NoError(t, err)
+	wait(t, ctx, sb, slackfake.WhereEphemeral, "cato-shadow-self")
 	mu.Lock()
 	defer mu.Unlock()
 	require.Equal(t, []int{before}, seen, "the ack must go out before the bot calls SageMaker")
-	require.Greater(t, r.Sandbox.SageMaker.Count("DescribeEndpoint"), before)
+	require.Greater(t, sb.SageMaker.Count("DescribeEndpoint"), before)
 }
 
 func TestForgedButtonPayloadDoesNothing(t *testing.T) {

@@ -63,6 +63,12 @@ type Running struct {
 // Launch starts a sandbox seeded with st and the real bot against it, and
 // waits until the bot is connected to the fake Slack.
 func Launch(ctx context.Context, st State, log *slog.Logger) (*Running, error) {
+	return LaunchWith(ctx, st, log, nil)
+}
+
+// LaunchWith is Launch with a chance to adjust the bot's options, such as
+// hooks that observe it, before it starts.
+func LaunchWith(ctx context.Context, st State, log *slog.Logger, adjust func(*app.Options)) (*Running, error) {
 	sb, err := Start(st)
 	if err != nil {
 		return nil, err
@@ -78,6 +84,9 @@ func Launch(ctx context.Context, st State, log *slog.Logger) (*Running, error) {
 	}
 	opts := sb.Options(env)
 	opts.Logger = log
+	if adjust != nil {
+		adjust(&opts)
+	}
 	addr := make(chan string, 1)
 	opts.Started = func(a string) { addr <- a }
 
