@@ -599,6 +599,7 @@ func (b *Bot) undoClicked(ctx context.Context, c click, log *slog.Logger) {
 	key, err := b.opts.Ledger.Store().Get(ctx, bucketButtons, c.Channel+":"+c.MessageTS)
 	if err != nil || string(key) != c.Value {
 		log.Warn("undo button does not match its message")
+		b.audit(ctx, ledger.Entry{Actor: c.User, Action: "refuse", Summary: "undo click on another message", Result: "altered payload", Channel: c.Channel})
 		b.tell(ctx, c, "That button does not belong to this message, so nothing was done.")
 		return
 	}
@@ -608,6 +609,7 @@ func (b *Bot) undoClicked(ctx context.Context, c click, log *slog.Logger) {
 		return
 	}
 	if ok, why := b.mayAct(ctx, c.User); !ok {
+		b.audit(ctx, ledger.Entry{Actor: c.User, Action: "refuse", Component: e.Plan.Component, Summary: "undo " + e.Plan.Summary, Result: "not allowed", Channel: e.Channel, ThreadTS: e.ThreadTS})
 		b.tell(ctx, c, ":no_entry: "+why+".")
 		return
 	}
