@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -170,7 +171,7 @@ func (b *Bot) groupHost(ctx context.Context, e alerts.Event) (string, bool) {
 
 // foldInto adds a related incident to another incident's card.
 func (b *Bot) foldInto(ctx context.Context, host string, e alerts.Event) error {
-	v, c, err := b.loadCard(ctx, host)
+	_, c, err := b.loadCard(ctx, host)
 	if err != nil {
 		return err
 	}
@@ -178,21 +179,19 @@ func (b *Bot) foldInto(ctx context.Context, host string, e alerts.Event) error {
 	if e.Incident.Number == 0 {
 		label = e.Incident.ID
 	}
-	for _, g := range v.Grouped {
-		if g == label {
-			return nil
-		}
-	}
-	v.Grouped = append(v.Grouped, label)
 	// The folded incident points at the host's card, so its own events
 	// update that card.
 	if _, err := b.opts.Ledger.CreateCard(ctx, ledger.Card{IncidentID: e.Incident.ID, Channel: c.Channel, TS: c.TS}); err != nil {
 		return fmt.Errorf("ledger: create card: %w", err)
 	}
-	if err := b.saveView(ctx, host, v); err != nil {
-		return err
-	}
-	return b.post.update(ctx, c.Channel, c.TS, cardMessage(v))
+	_, _, err = b.changeCard(ctx, host, func(v *cardView) error {
+		if slices.Contains(v.Grouped, label) {
+			return errNoChange
+		}
+		v.Grouped = append(v.Grouped, label)
+		return nil
+	})
+	return err
 }
 
 func (b *Bot) saveCard(ctx context.Context, c ledger.Card, v cardView) error {
@@ -214,6 +213,48 @@ func (b *Bot) saveView(ctx context.Context, id string, v cardView) error {
 		return fmt.Errorf("ledger: save card view: %w", err)
 	}
 	return nil
+}
+
+// errNoChange tells changeCard that change left the view as it was.
+var errNoChange = errors.New("bot: card unchanged")
+
+// changeCard applies change to the view of the card showing incident id,
+// atomically against other processes and goroutines changing it at once,
+// then redraws the card from the view as stored, so the last redraw shows
+// every change.
+func (b *Bot) changeCard(ctx context.Context, id string, change func(v *cardView) error) (cardView, ledger.Card, error) {
+	store := b.opts.Ledger.Store()
+	for range 32 {
+		v, c, err := b.loadCard(ctx, id)
+		if err != nil {
+			return v, c, err
+		}
+		old, err := store.Get(ctx, bucketViews, c.IncidentID)
+		if err != nil {
+			return v, c, err
+		}
+		if err := change(&v); errors.Is(err, errNoChange) {
+			return v, c, nil
+		} else if err != nil {
+			return v, c, err
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return v, c, fmt.Errorf("bot: encode card: %w", err)
+		}
+		ok, err := store.Swap(ctx, bucketViews, c.IncidentID, old, raw)
+		if err != nil {
+			return v, c, fmt.Errorf("ledger: save card view: %w", err)
+		}
+		if !ok {
+			continue
+		}
+		if latest, _, err := b.loadCard(ctx, id); err == nil {
+			v = latest
+		}
+		return v, c, b.post.update(ctx, c.Channel, c.TS, cardMessage(v))
+	}
+	return cardView{}, ledger.Card{}, fmt.Errorf("bot: update card of %s: too much contention", id)
 }
 
 // loadCard returns the view and place of the card showing incident id.
@@ -244,7 +285,7 @@ func (b *Bot) loadCard(ctx context.Context, id string) (cardView, ledger.Card, e
 
 // incidentChanged redraws the card after PagerDuty changed the incident.
 func (b *Bot) incidentChanged(ctx context.Context, e alerts.Event, log *slog.Logger) error {
-	v, c, err := b.loadCard(ctx, e.Incident.ID)
+	_, c, err := b.loadCard(ctx, e.Incident.ID)
 	if errors.Is(err, ledger.ErrNotFound) {
 		// The bot never saw this incident start: its first card is this one.
 		if e.Type == alerts.IncidentTriggered {
@@ -261,16 +302,22 @@ func (b *Bot) incidentChanged(ctx context.Context, e alerts.Event, log *slog.Log
 		// A folded incident's own changes don't redraw the host's card.
 		return nil
 	}
-	v.Incident = mergeIncident(v.Incident, e.Incident)
-	switch e.Type {
-	case alerts.IncidentUnacknowledged:
-		v.Incident.Status = "triggered"
-	case alerts.IncidentAcknowledged:
-		v.Incident.Status = "acknowledged"
-	case alerts.IncidentResolved:
-		v.Incident.Status = "resolved"
+	v, _, err := b.changeCard(ctx, e.Incident.ID, func(v *cardView) error {
+		v.Incident = mergeIncident(v.Incident, e.Incident)
+		switch e.Type {
+		case alerts.IncidentUnacknowledged:
+			v.Incident.Status = "triggered"
+		case alerts.IncidentAcknowledged:
+			v.Incident.Status = "acknowledged"
+		case alerts.IncidentResolved:
+			v.Incident.Status = "resolved"
+		}
+		v.Agent = e.Agent
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	v.Agent = e.Agent
 	if v.Incident.Status == "resolved" && v.PendingID != "" && v.Acted == "" {
 		_, _ = b.opts.Ledger.UpdatePending(ctx, v.PendingID, func(q *ledger.Pending) error {
 			if q.State == ledger.StatePending {
@@ -279,11 +326,8 @@ func (b *Bot) incidentChanged(ctx context.Context, e alerts.Event, log *slog.Log
 			return nil
 		})
 	}
-	if err := b.saveView(ctx, c.IncidentID, v); err != nil {
-		return err
-	}
 	log.Info("card updated", "status", v.Incident.Status)
-	return b.post.update(ctx, c.Channel, c.TS, cardMessage(v))
+	return nil
 }
 
 // mergeIncident keeps what the old view knew where the event is silent.
@@ -334,17 +378,12 @@ func (b *Bot) incidentAnnotated(ctx context.Context, e alerts.Event) error {
 
 // updateCardActed records on an incident's card who acted on its step.
 func (b *Bot) updateCardActed(ctx context.Context, incidentID, note string) {
-	v, c, err := b.loadCard(ctx, incidentID)
+	_, _, err := b.changeCard(ctx, incidentID, func(v *cardView) error {
+		v.Acted = note
+		return nil
+	})
 	if err != nil {
-		b.log.Warn("card not found for step", "incident", incidentID, "err", err)
-		return
-	}
-	v.Acted = note
-	if err := b.saveView(ctx, c.IncidentID, v); err != nil {
-		b.log.Warn("card save failed", "err", err)
-	}
-	if err := b.post.update(ctx, c.Channel, c.TS, cardMessage(v)); err != nil {
-		b.log.Warn("card update failed", "err", err)
+		b.log.Warn("card update failed", "incident", incidentID, "err", err)
 	}
 }
 

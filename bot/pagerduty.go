@@ -66,8 +66,7 @@ func (b *Bot) incidentClicked(ctx context.Context, c click, log *slog.Logger) {
 	}
 	b.audit(ctx, ledger.Entry{Actor: c.User, Action: verb, Summary: "incident " + incident, Channel: c.Channel, ThreadTS: c.MessageTS, IncidentID: incident})
 
-	v, card, err := b.loadCard(ctx, incident)
-	if err == nil {
+	v, _, err := b.changeCard(ctx, incident, func(v *cardView) error {
 		switch c.ActionID {
 		case actionAck:
 			v.Incident.Status = "acknowledged"
@@ -75,9 +74,10 @@ func (b *Bot) incidentClicked(ctx context.Context, c click, log *slog.Logger) {
 			v.Incident.Status = "resolved"
 		}
 		v.Agent = "<@" + c.User + ">"
-		if err := b.saveView(ctx, card.IncidentID, v); err == nil {
-			_ = b.post.update(ctx, card.Channel, card.TS, cardMessage(v))
-		}
+		return nil
+	})
+	if err != nil {
+		log.Warn("card update failed", "err", err)
 	}
 	text := fmt.Sprintf(":white_check_mark: %s in PagerDuty by <@%s> at %s UTC", done, c.User, b.now().UTC().Format("15:04"))
 	if c.ActionID == actionEscalate {
