@@ -42,6 +42,10 @@ type Options struct {
 	PostGap time.Duration
 }
 
+// slackTimeout bounds each Slack Web API call, so a Slack that accepts a
+// connection and never answers cannot hang the bot.
+const slackTimeout = 30 * time.Second
+
 // Run serves until ctx is done or the Slack socket cannot be kept open.
 func Run(ctx context.Context, opts Options) error {
 	log := opts.Logger
@@ -77,11 +81,21 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 
+	// The listener comes first, so a wrong --listen fails before any
+	// outside call.
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", opts.Listen, err)
+	}
+	defer ln.Close()
+
 	api := slack.New(opts.Env.SlackBotToken.Reveal(),
 		slack.OptionAppLevelToken(opts.Env.SlackAppToken.Reveal()),
 		slack.OptionAPIURL(slackAPIURL(opts.Env.SlackAPIURL)),
-		slack.OptionHTTPClient(metrics.SlackHTTPClient(nil)))
-	auth, err := api.AuthTestContext(ctx)
+		slack.OptionHTTPClient(metrics.SlackHTTPClient(&http.Client{Timeout: slackTimeout})))
+	actx, cancel := context.WithTimeout(ctx, slackTimeout)
+	auth, err := api.AuthTestContext(actx)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("slack: check SLACK_BOT_TOKEN with auth.test: %w", err)
 	}
@@ -160,10 +174,6 @@ func Run(ctx context.Context, opts Options) error {
 		})
 	}
 
-	ln, err := net.Listen("tcp", opts.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", opts.Listen, err)
-	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

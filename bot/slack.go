@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -35,12 +36,15 @@ type poster struct {
 	// https://api.slack.com/apis/rate-limits#posting-messages
 	gap time.Duration
 
+	// hc sends to response_url.
+	hc *http.Client
+
 	mu   sync.Mutex
 	next map[string]time.Time
 }
 
 func newPoster(api SlackAPI, gap time.Duration) *poster {
-	return &poster{api: api, gap: gap, next: map[string]time.Time{}}
+	return &poster{api: api, gap: gap, next: map[string]time.Time{}, hc: &http.Client{Timeout: 30 * time.Second}}
 }
 
 // wait blocks until channel may take another post.
@@ -170,4 +174,20 @@ func isInvalidBlocks(err error) bool {
 		return se.Err == "invalid_blocks" || se.Err == "invalid_blocks_format" || se.Err == "msg_too_long"
 	}
 	return err != nil && (err.Error() == "invalid_blocks" || err.Error() == "invalid_blocks_format")
+}
+
+// respond answers a slash command privately through its response_url,
+// which reaches the person even where the bot may not post (a channel it
+// is not in, a direct message), and falls back to an ephemeral message.
+// Slack allows five uses of a response_url within 30 minutes.
+// https://api.slack.com/interactivity/handling#message_responses
+func (p *poster) respond(ctx context.Context, responseURL, channel, user string, m message) error {
+	if responseURL != "" {
+		msg := &slack.WebhookMessage{Text: truncate(m.Text, maxText), Blocks: &slack.Blocks{BlockSet: m.Blocks}, ResponseType: slack.ResponseTypeEphemeral}
+		err := retry(ctx, func() error { return slack.PostWebhookCustomHTTPContext(ctx, responseURL, p.hc, msg) })
+		if err == nil {
+			return nil
+		}
+	}
+	return p.ephemeral(ctx, channel, user, m)
 }

@@ -21,7 +21,7 @@ const statusTimeout = 15 * time.Second
 func (b *Bot) handleSlash(ctx context.Context, cmd slack.SlashCommand, c command) {
 	log := b.log.With("slack_user", cmd.UserID, "command", c.Name, "component", c.Component)
 	reply := func(text string) {
-		if err := b.post.ephemeral(ctx, cmd.ChannelID, cmd.UserID, textMessage(text)); err != nil {
+		if err := b.post.respond(ctx, cmd.ResponseURL, cmd.ChannelID, cmd.UserID, textMessage(text)); err != nil {
 			log.Warn("reply failed", "err", err)
 		}
 	}

@@ -413,3 +413,11 @@ func TestEveryComponentScenario(t *testing.T) {
 	err := sandbox.Main(context.Background(), sandbox.MainOptions{Scenario: "testdata/every-component.yaml", Out: &out, Log: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err, out.String())
 }
+
+func TestOutsiderIsToldWhy(t *testing.T) {
+	r, ctx := launch(t)
+	_, err := r.Sandbox.Slack.SlashCommand(ctx, slackfake.SlashArgs{Text: "scale shadow 6", User: "U0OUTSIDER"})
+	require.NoError(t, err)
+	wait(t, ctx, r.Sandbox, slackfake.WhereEphemeral, "you are not on the list of people allowed to change systems")
+	require.Zero(t, r.Sandbox.SageMaker.Count("UpdateEndpointWeightsAndCapacities"))
+}
