@@ -232,6 +232,12 @@ func (c *checker) components(ctx context.Context, cfg config.Config) {
 			c.fail("describe "+name, actions.Explain(err))
 			continue
 		}
+		if name == actions.Terraform && s.State != "ready" {
+			// The bot runs without Terraform; only /cato tier and
+			// /cato rollback terraform need it.
+			c.skip("describe "+name, "Terraform is not usable here ("+s.State+"): /cato tier and rollback terraform will not work")
+			continue
+		}
 		c.ok("describe "+name, strings.TrimSpace(s.Target+" "+s.State))
 	}
 	if _, ok := set[actions.Ray]; !ok {

@@ -35,7 +35,7 @@ const helpText = "*catobot* carries out the Cato scaling runbook from Slack.\n" 
 	"`/cato scale shadow N` · `/cato scale nli N` — SageMaker instances (N, +N or -N)\n" +
 	"`/cato scale ray N` — Ray Serve replicas on EKS\n" +
 	"`/cato hpa ray max=N [min=N]` — Ray Serve autoscaler bounds\n" +
-	"`/cato scale cache NODE_TYPE` · `/cato replicas cache N` — ElastiCache (Valkey)\n" +
+	"`/cato scale cache NODE_TYPE|next` · `/cato replicas cache N` — ElastiCache (Valkey)\n" +
 	"`/cato scale dynamo read=N write=N` — DynamoDB provisioned capacity\n" +
 	"`/cato scale opensearch indexing=N search=N` — OpenSearch Serverless capacity limits\n" +
 	"`/cato rollback shadow|nli|ray|terraform` — the runbook's rollbacks\n" +

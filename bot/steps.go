@@ -410,7 +410,11 @@ func (b *Bot) finish(ctx context.Context, e ledger.Execution, res actions.Result
 				log.Warn("last change save failed", "err", err)
 			}
 		}
-		b.markOrigin(ctx, pendingOf(e), fmt.Sprintf(":white_check_mark: Done, started by <@%s>", e.RequestedBy))
+		done := fmt.Sprintf(":white_check_mark: Done, requested by <@%s>", e.RequestedBy)
+		if e.ApprovedBy != "" {
+			done += fmt.Sprintf(", approved by <@%s>", e.ApprovedBy)
+		}
+		b.markOrigin(ctx, pendingOf(e), done)
 	}
 	m.ThreadTS = e.ThreadTS
 	if e.ProgressTS != "" {
@@ -438,7 +442,7 @@ func pendingOf(e ledger.Execution) ledger.Pending {
 }
 
 // healthy are the states each system reports when a change has settled.
-var healthy = map[string]bool{"InService": true, "available": true, "ACTIVE": true, "Ready": true, "Active": true, "ready": true}
+var healthy = map[string]bool{"InService": true, "available": true, "ACTIVE": true, "Ready": true, "Active": true, "ready": true, "auto-scaling": true}
 
 // healthCheck reads the component after a step and offers a rollback when
 // it does not look healthy.

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -159,6 +160,9 @@ func (c Config) Validate() error {
 	if c.Access.ApprovalTTL < 0 {
 		return errors.New("access.approval_ttl: must not be negative")
 	}
+	if err := checkLedgerURL(c.Ledger.URL); err != nil {
+		return err
+	}
 	if c.Ledger.Heartbeat < 0 {
 		return errors.New("ledger.heartbeat: must not be negative")
 	}
@@ -222,4 +226,23 @@ func pagerDefaults() pager.Config {
 	c := pager.DefaultConfig()
 	c.EscalateMode = pager.EscalateLevel
 	return c
+}
+
+// checkLedgerURL accepts what ledger.Open does, so a bad URL is a config
+// error at start-up. Its error never shows the URL, which may hold a
+// password.
+func checkLedgerURL(u string) error {
+	switch u {
+	case "", "file", "memory":
+		return nil
+	}
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok || rest == "" {
+		return errors.New(`ledger.url: want "file", "memory" or a valkey://, valkeys://, redis:// or rediss:// URL`)
+	}
+	switch strings.ToLower(scheme) {
+	case "valkey", "valkeys", "redis", "rediss":
+		return nil
+	}
+	return fmt.Errorf("ledger.url: unsupported scheme %q; use valkey://, valkeys://, redis:// or rediss://", scheme)
 }

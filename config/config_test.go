@@ -40,6 +40,7 @@ func TestLoadErrors(t *testing.T) {
 		{"conf.poll-no-services.yml", "pagerduty.services: polling needs at least one service ID"},
 		{"conf.bad-duration.yml", "cannot unmarshal !!str `soon` into time.Duration"},
 		{"conf.bad-rule.yml", `rules[0].op: must be one of >, >=, <, <=, not "=="`},
+		{"conf.bad-ledger-url.yml", `ledger.url: unsupported scheme "postgres"; use valkey://, valkeys://, redis:// or rediss://`},
 		{"conf.missing.yml", "no such file"},
 	}
 	for _, tt := range tests {

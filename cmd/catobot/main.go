@@ -70,8 +70,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	dryRun := fs.Bool("dry-run", false, "report what each step would call instead of calling it")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	format := fs.String("log-format", "json", "log format: json or text")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parse(fs, args); done {
+		return code
 	}
 	log, err := newLogger(stderr, *level, *format)
 	if err != nil {
@@ -101,8 +101,8 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	scenario := fs.String("scenario", "", "scenario YAML `file` (default: the built-in GPU scenario)")
 	verbose := fs.Bool("verbose", false, "print the bot's log")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parse(fs, args); done {
+		return code
 	}
 	logOut := io.Discard
 	if *verbose {
@@ -114,6 +114,22 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// parse parses a command's flags; done says to exit with code: 0 after
+// -h, 2 after a bad flag or a stray argument.
+func parse(fs *flag.FlagSet, args []string) (code int, done bool) {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0, true
+	case err != nil:
+		return 2, true
+	case fs.NArg() > 0:
+		fmt.Fprintf(fs.Output(), "catobot %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return 2, true
+	}
+	return 0, false
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
@@ -135,8 +151,8 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "YAML config `file`")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parse(fs, args); done {
+		return code
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
