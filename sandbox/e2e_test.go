@@ -127,7 +127,7 @@ func TestAlertCardClickResultInThread(t *testing.T) {
 	_, err = r.Sandbox.Slack.WaitFor(ctx, func(sn slackfake.Snapshot) bool {
 		for _, m := range sn.Messages {
 			if m.TS == card.TS {
-				return strings.Contains(m.Rendered, "started by") && !hasButton(m, "Scale Shadow Self")
+				return strings.Contains(m.Rendered, "Done, requested by") && !hasButton(m, "Scale Shadow Self")
 			}
 		}
 		return false
