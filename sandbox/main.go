@@ -152,10 +152,22 @@ func (s *Sandbox) Describe() string {
 		}
 	}
 	if d, ok := s.Kube.Deployment("cato", "cato-orchestrator"); ok {
-		fmt.Fprintf(&b, "  Deployment cato/cato-orchestrator: %d replicas, %d ready\n", val(d.Spec.Replicas, 1), d.Status.ReadyReplicas)
+		fmt.Fprintf(&b, "  Deployment cato/cato-orchestrator: %d replicas, %d ready", val(d.Spec.Replicas, 1), d.Status.ReadyReplicas)
+		if img := image(d); img != "" {
+			fmt.Fprintf(&b, ", image %s", img)
+		}
+		b.WriteString("\n")
 	}
 	if h, ok := s.Kube.HPA("cato", "cato-orchestrator-hpa"); ok {
 		fmt.Fprintf(&b, "  HPA cato/cato-orchestrator-hpa: min %d, max %d\n", val(h.Spec.MinReplicas, 1), h.Spec.MaxReplicas)
 	}
+	if g, ok := s.ElastiCache.Group("cato-cache-production"); ok {
+		fmt.Fprintf(&b, "  ElastiCache cato-cache-production: %s, %d replicas (%s)\n", g.NodeType, g.Replicas, g.Status)
+	}
+	if t, ok := s.DynamoDB.Table("cato-semantic-memory-production"); ok {
+		fmt.Fprintf(&b, "  DynamoDB cato-semantic-memory-production: %s, read %d, write %d (%s)\n", t.BillingMode, t.Read, t.Write, t.Status)
+	}
+	idx, srch := s.OpenSearch.Limits()
+	fmt.Fprintf(&b, "  OpenSearch Serverless capacity limits: indexing %d OCU, search %d OCU\n", idx, srch)
 	return b.String()
 }

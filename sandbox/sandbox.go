@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+
 	"github.com/thinktank/catobot/app"
 	"github.com/thinktank/catobot/config"
 	"github.com/thinktank/catobot/fakes/cloudwatchfake"
@@ -310,6 +312,9 @@ func (s *Sandbox) Check(want State) string {
 		if w.Ready != nil && d.Status.ReadyReplicas != *w.Ready {
 			diffs = append(diffs, fmt.Sprintf("deployment %s: %d ready, want %d", key, d.Status.ReadyReplicas, *w.Ready))
 		}
+		if img := image(d); w.Image != "" && img != w.Image {
+			diffs = append(diffs, fmt.Sprintf("deployment %s: image %s, want %s", key, img, w.Image))
+		}
 	}
 	for _, key := range sortedKeys(want.HPAs) {
 		w := want.HPAs[key]
@@ -362,6 +367,14 @@ func (s *Sandbox) Check(want State) string {
 		}
 	}
 	return strings.Join(diffs, "; ")
+}
+
+// image is a deployment's first container image.
+func image(d *appsv1.Deployment) string {
+	if cs := d.Spec.Template.Spec.Containers; len(cs) > 0 {
+		return cs[0].Image
+	}
+	return ""
 }
 
 // seedIncident puts the incident of a webhook body into the PagerDuty fake,

@@ -37,8 +37,8 @@ type Scenario struct {
 	State State  `yaml:"state"`
 	Steps []Step `yaml:"steps"`
 
-	// files reads paths relative to the scenario.
-	files fs.FS
+	// read reads a path given in the scenario, relative to it.
+	read func(name string) ([]byte, error)
 }
 
 // Step is one scenario step; exactly one of its fields is set.
@@ -88,36 +88,46 @@ type ExpectStep struct {
 // empty path loads the built-in scenario.
 func LoadScenario(path string) (*Scenario, error) {
 	var (
-		raw   []byte
-		files fs.FS
-		err   error
+		raw  []byte
+		read func(string) ([]byte, error)
+		err  error
 	)
 	if path == "" {
-		files, _ = fs.Sub(builtin, "scenarios")
+		files, _ := fs.Sub(builtin, "scenarios")
+		read = func(name string) ([]byte, error) { return fs.ReadFile(files, name) }
 		raw, err = fs.ReadFile(builtin, BuiltinScenario)
 	} else {
-		files = os.DirFS(filepath.Dir(path))
+		dir := filepath.Dir(path)
+		read = func(name string) ([]byte, error) {
+			if !filepath.IsAbs(name) {
+				name = filepath.Join(dir, name)
+			}
+			return os.ReadFile(name)
+		}
 		raw, err = os.ReadFile(path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("scenario: %w", err)
 	}
-	sc, err := ParseScenario(raw, files)
+	sc, err := ParseScenario(raw, read)
 	if err != nil {
 		return nil, fmt.Errorf("scenario %s: %w", path, err)
 	}
 	return sc, nil
 }
 
-// ParseScenario decodes a scenario strictly and checks each step.
-func ParseScenario(raw []byte, files fs.FS) (*Scenario, error) {
+// ParseScenario decodes a scenario strictly and checks each step; read
+// reads the files its steps name.
+func ParseScenario(raw []byte, read func(name string) ([]byte, error)) (*Scenario, error) {
 	var sc Scenario
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
-	if err := dec.Decode(&sc); err != nil {
+	if err := dec.Decode(&sc); errors.Is(err, io.EOF) {
+		return nil, errors.New("the scenario is empty: it needs a name, a state and steps")
+	} else if err != nil {
 		return nil, err
 	}
-	sc.files = files
+	sc.read = read
 	for i, st := range sc.Steps {
 		n := 0
 		for _, set := range []bool{st.Webhook != nil, st.Slash != nil, st.Click != nil, st.Expect != nil, st.State != nil} {
@@ -235,7 +245,7 @@ func (p *Player) step(ctx context.Context, sc *Scenario, st Step) (string, error
 
 // webhook delivers a signed PagerDuty webhook to the bot.
 func (p *Player) webhook(ctx context.Context, sc *Scenario, w WebhookStep) error {
-	body, err := fs.ReadFile(sc.files, w.Body)
+	body, err := sc.read(w.Body)
 	if err != nil {
 		return fmt.Errorf("read body: %w", err)
 	}
@@ -243,7 +253,7 @@ func (p *Player) webhook(ctx context.Context, sc *Scenario, w WebhookStep) error
 		return err
 	}
 	if w.Alerts != "" {
-		alerts, err := fs.ReadFile(sc.files, w.Alerts)
+		alerts, err := sc.read(w.Alerts)
 		if err != nil {
 			return fmt.Errorf("read alerts: %w", err)
 		}
