@@ -33,10 +33,15 @@ const (
 // answer.
 const seenTimeout = 3 * time.Second
 
-// BUG(#2): A webhook event answered 202 waits in memory until a worker has
-// handled it. If the process dies first, its id is already recorded and
-// PagerDuty does not resend it; polling mode, or a later event on the same
-// incident, brings the card up to date.
+// Inbox keeps each accepted event until a worker has handled it, so that a
+// process that dies between the 202 and the handling loses nothing: another
+// process, or this one after a restart, replays it (see Webhook.Replay).
+type Inbox interface {
+	// Put keeps an accepted event, encoded.
+	Put(ctx context.Context, id string, event []byte) error
+	// Done forgets an event once it has reached the Sink.
+	Done(ctx context.Context, id string) error
+}
 
 // WebhookOptions configure a Webhook.
 type WebhookOptions struct {
@@ -64,6 +69,8 @@ type WebhookOptions struct {
 	QueueWait time.Duration
 	// Retry governs the REST reads done for an event.
 	Retry Retry
+	// Inbox, when set, keeps accepted events until they are handled.
+	Inbox Inbox
 }
 
 // Webhook receives PagerDuty webhooks v3. It is an http.Handler for
@@ -244,14 +251,63 @@ func (w *Webhook) accept(ctx context.Context, log *slog.Logger, e Event) int {
 		log.Info("webhook event seen before")
 		return http.StatusOK
 	}
+	if w.opts.Inbox != nil {
+		raw, err := json.Marshal(e)
+		if err == nil {
+			err = w.opts.Inbox.Put(sctx, e.ID, raw)
+		}
+		if err != nil {
+			// The event is still handled; only a crash before then
+			// would lose it now.
+			log.Error("keep webhook event", "err", err)
+		}
+	}
 	w.queues[queueOf(e.Incident.ID, len(w.queues))] <- e
 	log.Debug("webhook event accepted")
 	return http.StatusAccepted
 }
 
+// Replay queues events kept by an Inbox whose process stopped before
+// handling them. It blocks while the queue is full and reports how many it
+// queued.
+func (w *Webhook) Replay(ctx context.Context, events map[string][]byte) (int, error) {
+	n := 0
+	for id, raw := range events {
+		var e Event
+		if err := json.Unmarshal(raw, &e); err != nil {
+			w.log.Warn("kept webhook event unreadable", "event_id", id, "err", err)
+			if w.opts.Inbox != nil {
+				_ = w.opts.Inbox.Done(ctx, id)
+			}
+			continue
+		}
+		w.mu.RLock()
+		if w.closed {
+			w.mu.RUnlock()
+			return n, errors.New("replay pagerduty webhook events: shutting down")
+		}
+		select {
+		case w.slots <- struct{}{}:
+		case <-ctx.Done():
+			w.mu.RUnlock()
+			return n, ctx.Err()
+		}
+		w.queues[queueOf(e.Incident.ID, len(w.queues))] <- e
+		w.mu.RUnlock()
+		w.log.Info("webhook event replayed", "event_id", id, "event_type", e.Type)
+		n++
+	}
+	return n, nil
+}
+
 func (w *Webhook) work(q <-chan Event) {
 	for e := range q {
 		w.process(w.ctx, e)
+		if w.opts.Inbox != nil {
+			if err := w.opts.Inbox.Done(context.WithoutCancel(w.ctx), e.ID); err != nil {
+				w.log.Warn("forget handled webhook event", "event_id", e.ID, "err", err)
+			}
+		}
 		<-w.slots
 	}
 }

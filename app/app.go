@@ -153,6 +153,7 @@ func Run(ctx context.Context, opts Options) error {
 	})
 
 	var hook *alerts.Webhook
+	box := inbox{store: store, owner: holder}
 	if len(opts.Env.WebhookSecrets) > 0 {
 		hook, err = alerts.NewWebhook(alerts.WebhookOptions{
 			Secrets: opts.Env.WebhookSecrets,
@@ -162,6 +163,7 @@ func Run(ctx context.Context, opts Options) error {
 			Rules:   cfg.Rules,
 			Logger:  log.With("component", "webhook"),
 			Retry:   pagerRetry,
+			Inbox:   box,
 		})
 		if err != nil {
 			return err
@@ -212,6 +214,9 @@ func Run(ctx context.Context, opts Options) error {
 		log.Info("leading", "holder_id", holder)
 		if poller != nil {
 			go func() { _ = poller.Run(lctx) }()
+		}
+		if hook != nil {
+			go replayOrphans(lctx, box, hook, b.Alive, cfg.Ledger.Heartbeat, log)
 		}
 		b.Adopt(lctx)
 	}, nil)

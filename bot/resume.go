@@ -88,3 +88,14 @@ func (b *Bot) adoptOrphans(ctx context.Context) {
 		b.spawn(ctx, func(ctx context.Context) { b.follow(ctx, e, log) })
 	}
 }
+
+// Alive reports whether the process named owner has a fresh heartbeat.
+// When the ledger cannot say, it answers true, so nothing is taken over
+// on a guess.
+func (b *Bot) Alive(ctx context.Context, owner string) bool {
+	if owner == b.opts.Owner {
+		return true
+	}
+	_, err := b.opts.Ledger.Store().Get(ctx, bucketOwners, owner)
+	return err == nil || !errors.Is(err, ledger.ErrNotFound)
+}
