@@ -34,11 +34,11 @@ func TestLoadErrors(t *testing.T) {
 		file string
 		want string
 	}{
-		{"conf.unknown-key.yml", "field chanel not found"},
+		{"conf.unknown-key.yml", "line 2: unknown key chanel"},
 		{"conf.bad-limits.yml", "components.ray.limits: max (10) must not be below min (50)"},
 		{"conf.no-channel.yml", "slack.channel: must name the on-call channel"},
 		{"conf.poll-no-services.yml", "pagerduty.services: polling needs at least one service ID"},
-		{"conf.bad-duration.yml", "cannot unmarshal !!str `soon` into time.Duration"},
+		{"conf.bad-duration.yml", "line 2: soon is not a duration; write it like 30s, 5m or 1h"},
 		{"conf.bad-rule.yml", `rules[0].op: must be one of >, >=, <, <=, not "=="`},
 		{"conf.bad-ledger-url.yml", `ledger.url: unsupported scheme "postgres"; use valkey://, valkeys://, redis:// or rediss://`},
 		{"conf.missing.yml", "no such file"},
