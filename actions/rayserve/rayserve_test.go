@@ -193,9 +193,10 @@ func TestScaleBelowHPAMinWarns(t *testing.T) {
 	f := newFixture(t, 20, 20, 10, 50, false)
 	p, err := f.act.Plan(context.Background(), req(actions.VerbScale, "5"))
 	require.NoError(t, err)
-	require.Equal(t, []string{"the HPA cato-orchestrator-hpa keeps at least 10 replicas and will scale back up to 10"},
-		p.Warnings)
-	require.Empty(t, p.Extra)
+	require.Equal(t, []string{"the HPA cato-orchestrator-hpa keeps at least 10 replicas and would scale back up to 10; " +
+		"confirming also lowers its min to 5"}, p.Warnings)
+	require.Len(t, p.Extra, 1)
+	require.Equal(t, "Ray Serve HPA cato-orchestrator-hpa: min 10 → 5", p.Extra[0].Summary)
 }
 
 func TestScaleWithoutHPA(t *testing.T) {

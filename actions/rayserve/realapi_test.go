@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/thinktank/catobot/actions"
 	"github.com/thinktank/catobot/internal/kubetest"
@@ -132,10 +133,15 @@ func TestRealAPIServer(t *testing.T) {
 	t.Run("paused deployment refused", func(t *testing.T) {
 		ctx, act := realSetup(t, client, "ray-paused", 1, 5)
 		setImage(t, ctx, client, "ray-paused", "cato/orchestrator:2.0", "2")
-		d, err := client.AppsV1().Deployments("ray-paused").Get(ctx, dep, metav1.GetOptions{})
-		require.NoError(t, err)
-		d.Spec.Paused = true
-		_, err = client.AppsV1().Deployments("ray-paused").Update(ctx, d, metav1.UpdateOptions{})
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			d, err := client.AppsV1().Deployments("ray-paused").Get(ctx, dep, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			d.Spec.Paused = true
+			_, err = client.AppsV1().Deployments("ray-paused").Update(ctx, d, metav1.UpdateOptions{})
+			return err
+		})
 		require.NoError(t, err)
 
 		_, err = act.Plan(ctx, req(actions.VerbRollback))
@@ -225,10 +231,16 @@ func realSetup(t *testing.T, client kubernetes.Interface, ns string, replicas, h
 // setImage changes the Deployment's image and waits for the controller to record rev.
 func setImage(t *testing.T, ctx context.Context, client kubernetes.Interface, ns, image, rev string) *appsv1.Deployment {
 	t.Helper()
-	d, err := client.AppsV1().Deployments(ns).Get(ctx, dep, metav1.GetOptions{})
-	require.NoError(t, err)
-	d.Spec.Template.Spec.Containers[0].Image = image
-	_, err = client.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{})
+	// The controller writes the Deployment too; retry on its conflicts.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d, err := client.AppsV1().Deployments(ns).Get(ctx, dep, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		d.Spec.Template.Spec.Containers[0].Image = image
+		_, err = client.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{})
+		return err
+	})
 	require.NoError(t, err)
 	return waitRevision(t, ctx, client, ns, rev)
 }

@@ -61,8 +61,12 @@ func (a *Action) planScale(ctx context.Context, args []string) (actions.Plan, er
 		p.Params[ParamHPAMax] = itoa(n)
 		p.Extra = append(p.Extra, a.hpaPlan(h, lo, n))
 	case n < lo:
+		// The bot runs extra plans first, so the min is lowered before
+		// the scale-down.
 		p.Warnings = append(p.Warnings, fmt.Sprintf(
-			"the HPA %s keeps at least %d replicas and will scale back up to %d", a.cfg.HPA, lo, lo))
+			"the HPA %s keeps at least %d replicas and would scale back up to %d; confirming also lowers its min to %d",
+			a.cfg.HPA, lo, lo, n))
+		p.Extra = append(p.Extra, a.hpaPlan(h, n, hi))
 	}
 	return p, nil
 }
