@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/thinktank/catobot/actions"
 	"github.com/thinktank/catobot/alerts"
 	"github.com/thinktank/catobot/ledger"
 )
@@ -397,5 +398,5 @@ func (b *Bot) email(ctx context.Context, user string) (string, error) {
 }
 
 func explainErr(err error) string {
-	return strings.TrimSuffix(actionsExplain(err), ".")
+	return strings.TrimSuffix(actions.Explain(err), ".")
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/thinktank/catobot/actions"
 	"github.com/thinktank/catobot/ledger"
 )
 
@@ -213,14 +212,6 @@ func (b *Bot) pagerMessage(err error) string {
 		return b.opts.PagerMessage(err)
 	}
 	return "PagerDuty refused the request"
-}
-
-func actionsExplain(err error) string {
-	var ae *actions.Error
-	if errors.As(err, &ae) {
-		return ae.Msg
-	}
-	return "an unexpected error; see catobot's log"
 }
 
 // escalateWithoutIncident opens an incident for the team through the Events
