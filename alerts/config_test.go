@@ -1,29 +1,18 @@
 package alerts
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
+
+	"github.com/thinktank/catobot/internal/configtest"
 )
 
-// loadConfig parses a config file strictly over the defaults, as the app
-// does.
+// loadConfig reads a config file strictly over the defaults and validates it,
+// the way the bot's config loader does.
 func loadConfig(t *testing.T, name string) (Config, error) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	require.NoError(t, err)
-	c := DefaultConfig()
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		return c, err
-	}
-	return c, c.Validate()
+	return configtest.Load(t, name, DefaultConfig())
 }
 
 func TestDefaultConfigIsValid(t *testing.T) {

@@ -6,17 +6,12 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/thinktank/catobot/actions"
 	"github.com/thinktank/catobot/actions/dynamodb"
@@ -28,6 +23,7 @@ import (
 	"github.com/thinktank/catobot/alerts"
 	"github.com/thinktank/catobot/bot"
 	"github.com/thinktank/catobot/cost"
+	"github.com/thinktank/catobot/internal/strictyaml"
 	"github.com/thinktank/catobot/lease"
 	"github.com/thinktank/catobot/monitor"
 	"github.com/thinktank/catobot/pager"
@@ -142,29 +138,7 @@ func Load(path string) (Config, error) {
 
 // Parse decodes YAML onto c strictly: unknown keys are errors.
 func Parse(raw []byte, c *Config) error {
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return friendly(err)
-	}
-	return nil
-}
-
-var (
-	unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
-	badDuration  = regexp.MustCompile("cannot unmarshal !!\\w+ `([^`]*)` into time.Duration")
-	badType      = regexp.MustCompile("cannot unmarshal !!(\\w+) `([^`]*)` into \\S+")
-)
-
-// friendly rewrites the YAML decoder's Go-flavoured messages in the words
-// of the file: unknown keys, durations and wrong kinds of value.
-func friendly(err error) error {
-	msg := err.Error()
-	msg = unknownField.ReplaceAllString(msg, "unknown key $1")
-	msg = badDuration.ReplaceAllString(msg, "$1 is not a duration; write it like 30s, 5m or 1h")
-	msg = badType.ReplaceAllString(msg, "$2 is the wrong kind of value ($1) for this key")
-	msg = strings.ReplaceAll(msg, "yaml: unmarshal errors:\n  ", "")
-	return errors.New(msg)
+	return strictyaml.Friendly(strictyaml.Decode(raw, c))
 }
 
 // Validate checks every section; errors name the YAML key.

@@ -1,22 +1,20 @@
 package cost
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/computeoptimizer"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/thinktank/catobot/actions"
 	cofake "github.com/thinktank/catobot/fakes/computeoptimizerfake"
 	"github.com/thinktank/catobot/internal/awstest"
+	"github.com/thinktank/catobot/internal/configtest"
 )
 
 func TestMain(m *testing.M) {
@@ -281,19 +279,10 @@ func TestReportUnreachable(t *testing.T) {
 	require.NotContains(t, err.Error(), awstest.SecretKey)
 }
 
-// load reads a config file over the defaults, strictly, as the main
-// config does, and validates it.
+// load reads a config file strictly over the defaults and validates it,
+// the way the bot's config loader does.
 func load(t *testing.T, name string) (Config, error) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	require.NoError(t, err)
-	cfg := DefaultConfig()
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.Validate()
+	return configtest.Load(t, name, DefaultConfig())
 }
 
 func TestConfigBad(t *testing.T) {

@@ -1,29 +1,18 @@
 package monitor
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
+
+	"github.com/thinktank/catobot/internal/configtest"
 )
 
-// load reads a config file over the defaults, strictly, as the main
-// config does.
+// load reads a config file strictly over the defaults and validates it,
+// the way the bot's config loader does.
 func load(t *testing.T, name string) (Config, error) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	require.NoError(t, err)
-	cfg := DefaultConfig()
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.Validate()
+	return configtest.Load(t, name, DefaultConfig())
 }
 
 func TestConfigGood(t *testing.T) {

@@ -1,30 +1,19 @@
 package pager_test
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
 
+	"github.com/thinktank/catobot/internal/configtest"
 	"github.com/thinktank/catobot/pager"
 )
 
-// loadConfig parses testdata/name strictly over the defaults and validates.
+// loadConfig reads a config file strictly over the defaults and validates it,
+// the way the bot's config loader does.
 func loadConfig(t *testing.T, name string) (pager.Config, error) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	require.NoError(t, err)
-	cfg := pager.DefaultConfig()
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.Validate()
+	return configtest.Load(t, name, pager.DefaultConfig())
 }
 
 func TestConfig(t *testing.T) {

@@ -16,9 +16,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/thinktank/catobot/fakes/slackfake"
+	"github.com/thinktank/catobot/internal/strictyaml"
 )
 
 // DefaultTimeout is how long an expect or state step waits by default.
@@ -119,13 +118,12 @@ func LoadScenario(path string) (*Scenario, error) {
 // ParseScenario decodes a scenario strictly and checks each step; read
 // reads the files its steps name.
 func ParseScenario(raw []byte, read func(name string) ([]byte, error)) (*Scenario, error) {
-	var sc Scenario
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(&sc); errors.Is(err, io.EOF) {
+	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, errors.New("the scenario is empty: it needs a name, a state and steps")
-	} else if err != nil {
-		return nil, err
+	}
+	var sc Scenario
+	if err := strictyaml.Decode(raw, &sc); err != nil {
+		return nil, strictyaml.Friendly(err)
 	}
 	sc.read = read
 	for i, st := range sc.Steps {

@@ -1,11 +1,8 @@
 package dynamodb_test
 
 import (
-	"bytes"
 	"context"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -13,12 +10,12 @@ import (
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/thinktank/catobot/actions"
 	"github.com/thinktank/catobot/actions/dynamodb"
 	"github.com/thinktank/catobot/fakes/dynamodbfake"
 	"github.com/thinktank/catobot/internal/awstest"
+	"github.com/thinktank/catobot/internal/configtest"
 )
 
 const (
@@ -406,15 +403,7 @@ func TestConfig(t *testing.T) {
 	require.NoError(t, dynamodb.DefaultConfig().Validate())
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			b, err := os.ReadFile(filepath.Join("testdata", tt.file))
-			require.NoError(t, err)
-			cfg := dynamodb.DefaultConfig()
-			dec := yaml.NewDecoder(bytes.NewReader(b))
-			dec.KnownFields(true)
-			err = dec.Decode(&cfg)
-			if err == nil {
-				err = cfg.Validate()
-			}
+			_, err := configtest.Load(t, tt.file, dynamodb.DefaultConfig())
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				return

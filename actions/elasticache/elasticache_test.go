@@ -1,12 +1,9 @@
 package elasticache_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,12 +13,12 @@ import (
 	ec "github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/thinktank/catobot/actions"
 	"github.com/thinktank/catobot/actions/elasticache"
 	"github.com/thinktank/catobot/fakes/elasticachefake"
 	"github.com/thinktank/catobot/internal/awstest"
+	"github.com/thinktank/catobot/internal/configtest"
 )
 
 const (
@@ -600,15 +597,7 @@ func TestConfig(t *testing.T) {
 	require.NoError(t, elasticache.DefaultConfig().Validate())
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			b, err := os.ReadFile(filepath.Join("testdata", tt.file))
-			require.NoError(t, err)
-			cfg := elasticache.DefaultConfig()
-			dec := yaml.NewDecoder(bytes.NewReader(b))
-			dec.KnownFields(true)
-			err = dec.Decode(&cfg)
-			if err == nil {
-				err = cfg.Validate()
-			}
+			_, err := configtest.Load(t, tt.file, elasticache.DefaultConfig())
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				return

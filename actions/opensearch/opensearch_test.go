@@ -1,23 +1,20 @@
 package opensearch_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 
 	oss "github.com/aws/aws-sdk-go-v2/service/opensearchserverless"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/thinktank/catobot/actions"
 	"github.com/thinktank/catobot/actions/opensearch"
 	"github.com/thinktank/catobot/fakes/opensearchfake"
 	"github.com/thinktank/catobot/internal/awstest"
+	"github.com/thinktank/catobot/internal/configtest"
 )
 
 const ()
@@ -283,15 +280,7 @@ func TestConfig(t *testing.T) {
 	require.NoError(t, opensearch.DefaultConfig().Validate())
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			b, err := os.ReadFile(filepath.Join("testdata", tt.file))
-			require.NoError(t, err)
-			cfg := opensearch.DefaultConfig()
-			dec := yaml.NewDecoder(bytes.NewReader(b))
-			dec.KnownFields(true)
-			err = dec.Decode(&cfg)
-			if err == nil {
-				err = cfg.Validate()
-			}
+			_, err := configtest.Load(t, tt.file, opensearch.DefaultConfig())
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				return
