@@ -314,6 +314,28 @@ func slashAck(cmd slack.SlashCommand, parsed command, err error) map[string]any 
 	}
 }
 
+// settleTimeout bounds how long a handler waits for a record another
+// goroutine is about to write, such as where a just-posted message landed.
+const settleTimeout = 3 * time.Second
+
+// settle calls ready until it reports true or settleTimeout passes, and
+// returns its last answer. A click can arrive before the ledger write that
+// records the message it was on.
+func settle(ctx context.Context, ready func() bool) bool {
+	deadline := time.Now().Add(settleTimeout)
+	for !ready() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return true
+}
+
 func newID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])

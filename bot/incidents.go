@@ -154,20 +154,20 @@ func (b *Bot) groupHost(ctx context.Context, e alerts.Event) (string, bool) {
 		return "", false
 	}
 	// The host's card may still be on its way to Slack.
-	for i := 0; i < 50; i++ {
-		v, _, err := b.loadCard(ctx, string(host))
-		switch {
-		case err == nil && v.Incident.Status == "resolved":
-			// A resolved card takes no more incidents: this one starts
-			// the group afresh.
-			_ = store.Put(ctx, bucketGroups, key, []byte(e.Incident.ID), groupWindow)
-			return "", false
-		case err == nil:
-			return string(host), true
-		}
-		time.Sleep(100 * time.Millisecond)
+	var v cardView
+	if !settle(ctx, func() bool {
+		v, _, err = b.loadCard(ctx, string(host))
+		return err == nil
+	}) {
+		return "", false
 	}
-	return "", false
+	if v.Incident.Status == "resolved" {
+		// A resolved card takes no more incidents: this one starts the
+		// group afresh.
+		_ = store.Put(ctx, bucketGroups, key, []byte(e.Incident.ID), groupWindow)
+		return "", false
+	}
+	return string(host), true
 }
 
 // foldInto adds a related incident to another incident's card.

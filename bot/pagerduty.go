@@ -18,13 +18,12 @@ import (
 // incident is read from the ledger by the card's message, never from the
 // button.
 func (b *Bot) incidentClicked(ctx context.Context, c click, log *slog.Logger) {
-	id, err := b.opts.Ledger.Store().Get(ctx, bucketMessages, c.Channel+":"+c.MessageTS)
-	// A click can beat the ledger write that records a new card; give that
-	// write a moment.
-	for i := 0; errors.Is(err, ledger.ErrNotFound) && i < 30; i++ {
-		time.Sleep(100 * time.Millisecond)
+	var id []byte
+	var err error
+	settle(ctx, func() bool {
 		id, err = b.opts.Ledger.Store().Get(ctx, bucketMessages, c.Channel+":"+c.MessageTS)
-	}
+		return !errors.Is(err, ledger.ErrNotFound)
+	})
 	if err != nil {
 		log.Warn("incident button on unknown message", "channel", c.Channel, "message_ts", c.MessageTS)
 		b.tell(ctx, c, "I have no incident card for that message, so nothing was done.")

@@ -96,15 +96,13 @@ func (b *Bot) loadClicked(ctx context.Context, c click, log *slog.Logger) (ledge
 		b.tell(ctx, c, "I could not read that step from my ledger; nothing was done. Try again in a minute.")
 		return p, false
 	}
-	// A click can beat the ledger write that records where the step's
-	// message landed; give that write a moment.
-	for i := 0; !b.buttonOn(ctx, p, c) && i < 30; i++ {
-		time.Sleep(100 * time.Millisecond)
+	on := settle(ctx, func() bool {
 		if q, err := b.opts.Ledger.Pending(ctx, c.Value); err == nil {
 			p = q
 		}
-	}
-	if !b.buttonOn(ctx, p, c) {
+		return b.buttonOn(ctx, p, c)
+	})
+	if !on {
 		log.Warn("button does not match its message", "pending_id", p.ID)
 		b.audit(ctx, ledger.Entry{Actor: c.User, Action: "refuse", Component: p.Plan.Component, Summary: p.Plan.Summary, Result: "altered payload", Channel: c.Channel})
 		b.tell(ctx, c, "That button does not belong to this message, so nothing was done.")

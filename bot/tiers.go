@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/slack-go/slack"
 
@@ -202,13 +201,12 @@ func (b *Bot) redrawTier(ctx context.Context, pendingID string) bool {
 // runAllClicked runs a plan's open steps in order, stopping at the first
 // failure. A plan whose steps need approval needs a second person.
 func (b *Bot) runAllClicked(ctx context.Context, c click, log *slog.Logger) {
-	rec, err := b.loadTier(ctx, c.Value)
-	// A click can beat the ledger write that records where the plan card
-	// landed; give that write a moment.
-	for i := 0; err == nil && rec.TS == "" && i < 30; i++ {
-		time.Sleep(100 * time.Millisecond)
+	var rec tierRecord
+	var err error
+	settle(ctx, func() bool {
 		rec, err = b.loadTier(ctx, c.Value)
-	}
+		return err != nil || rec.TS != ""
+	})
 	if errors.Is(err, ledger.ErrNotFound) || (err == nil && (rec.Channel != c.Channel || rec.TS != c.MessageTS)) {
 		log.Warn("plan button does not match its message")
 		b.tell(ctx, c, "That button does not belong to this message, so nothing was done.")
